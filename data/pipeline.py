@@ -1,0 +1,382 @@
+"""Input pipeline: a tf.data stream of {"content", "style", "style_id"} batches.
+
+Content photos are shuffled each epoch and repeated; style images are drawn so that
+every style is equally likely however many images it has. Both are resized on their
+short side, randomly cropped to a square and randomly flipped. All randomness is
+stateless and seeded per element, so the same seed gives the same stream.
+
+A style is either a sub-folder of the style folder (all images under it, e.g. an
+artist's collection) or a loose image file in the style folder (a single painting):
+
+    styles/vangogh/001.jpg ... 030.jpg    -> style "vangogh"
+    styles/munch-the-scream.jpg           -> style "munch-the-scream"
+
+Images are float32 NHWC RGB in [0, 1]; style_id is int32, an index into the sorted
+style names returned with the dataset.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+
+# The first bytes of each format, as (offset, bytes) pairs that must all match. They are
+# checked up front to skip non-images cheaply, and in decode_image to tell encoded bytes
+# from a path: no path starts with these bytes (BMP's reserved zero bytes and GIF's
+# version letters make even the ASCII signatures impossible as path text).
+IMAGE_SIGNATURES = {
+    "JPEG": ((0, b"\xff\xd8\xff"),),
+    "PNG": ((0, b"\x89PNG\r\n\x1a\n"),),
+    "GIF": ((0, b"GIF8"), (5, b"a")),
+    "BMP": ((0, b"BM"), (6, b"\x00\x00\x00\x00")),
+    "WebP": ((0, b"RIFF"), (8, b"WEBP")),
+}
+SIGNATURE_LENGTH = 12
+FORMAT_NAMES = "JPEG, PNG, GIF, BMP or WebP"
+
+# Stream ids folded into the seed, so each stream draws independent random numbers.
+CONTENT_STREAM = 0
+STYLE_STREAM = 1
+CONTENT_ORDER_STREAM = 2
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def list_images(folder):
+    """All image files under `folder` (recursively), sorted by relative path.
+
+    Image files are recognised by extension (jpg, jpeg, png, bmp, gif, webp, any case);
+    hidden files and folders are skipped.
+
+    Raises:
+      ValueError: if `folder` is not an existing folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"Image folder {folder} does not exist or is not a folder.")
+    relative_paths = []
+    for directory, subdirectories, filenames in os.walk(folder, followlinks=True):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        relative_directory = Path(directory).relative_to(folder)
+        relative_paths.extend(
+            relative_directory / name for name in filenames
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS)
+    return [str(folder / path) for path in sorted(relative_paths, key=lambda p: p.parts)]
+
+
+def list_styles(style_dir):
+    """The styles in `style_dir` and their readable image files.
+
+    Each sub-folder holding images (at any depth) is one style named after the
+    sub-folder; each image file directly in `style_dir` is a style of its own named after
+    its stem. Files that are not images by their first bytes are skipped with a warning.
+
+    Returns:
+      (names, files_per_style): sorted style names and, for each, its sorted file paths.
+
+    Raises:
+      ValueError: if the folder is missing or holds no style, if a style sub-folder has
+        no readable image, or if two styles share a name (`a/` and `a.jpg`).
+    """
+    style_dir = Path(style_dir)
+    if not style_dir.is_dir():
+        raise ValueError(f"Style folder {style_dir} does not exist or is not a folder.")
+    files_by_name = {}
+    for entry in sorted(style_dir.iterdir()):
+        name, files = style_of(entry)
+        if not files:
+            continue
+        if name in files_by_name:
+            raise ValueError(
+                f"Two styles in {style_dir} are named {name!r} (a sub-folder and a file, or "
+                "two files with the same stem); expected unique style names.")
+        files_by_name[name] = files
+    if not files_by_name:
+        raise ValueError(
+            f"Style folder {style_dir} holds no images; expected sub-folders of images or "
+            "image files (.jpg, .png, ...), each of which is one style.")
+    names = sorted(files_by_name)
+    return names, [files_by_name[name] for name in names]
+
+
+def style_of(entry):
+    """(name, readable files) of one entry of a style folder; no files if not a style."""
+    if entry.name.startswith("."):
+        return entry.name, []
+    if entry.is_dir():
+        files = list_images(entry)
+        # A sub-folder with image files is meant as a style: if none is readable, that
+        # is an error (raised by keep_readable_images), not a style to drop silently.
+        return entry.name, keep_readable_images(files, entry) if files else []
+    if entry.suffix.lower() in IMAGE_EXTENSIONS:
+        return entry.stem, keep_readable_images([str(entry)])
+    return entry.name, []
+
+
+def has_image_signature(path):
+    """Whether the file starts with the signature of a format decode_image reads."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(SIGNATURE_LENGTH)
+    except OSError:
+        return False
+    return any(all(header[offset:offset + len(expected)] == expected
+                   for offset, expected in signature)
+               for signature in IMAGE_SIGNATURES.values())
+
+
+def keep_readable_images(files, folder=None):
+    """The files that start with an image signature; the others are logged and dropped.
+
+    This reads 12 bytes per file, not the whole image, so it is cheap on large folders.
+
+    Raises:
+      ValueError: if `folder` is given and it has no readable image at all.
+    """
+    readable = [path for path in files if has_image_signature(path)]
+    if len(readable) < len(files):
+        skipped = sorted(set(files) - set(readable))
+        for path in skipped:
+            logging.warning("Skipping %s: its first bytes are not those of a %s image.",
+                            path, FORMAT_NAMES)
+        logging.warning("Skipped %d of %d files in %s.", len(skipped), len(files),
+                        folder or Path(files[0]).parent)
+    if folder is not None and not files:
+        raise ValueError(f"Image folder {folder} has no image files; expected at least one "
+                         f"file named {', '.join('*' + e for e in IMAGE_EXTENSIONS)}.")
+    if folder is not None and not readable:
+        raise ValueError(f"Image folder {folder} has no readable image: none of its "
+                         f"{len(files)} image files is a {FORMAT_NAMES} image.")
+    return readable
+
+
+# --------------------------------------------------------------------------- image ops
+
+
+def decode_image(path_or_bytes):
+    """Decodes a JPEG, PNG, GIF, BMP or WebP image into float32 RGB [H, W, 3] in [0, 1].
+
+    Accepts a path or the encoded bytes (Python str/bytes/PathLike or a scalar tf.string,
+    eagerly or inside tf.data): a string starting with an image signature is taken as
+    the encoded image, anything else as a path. Grayscale becomes RGB, alpha is dropped,
+    an animated GIF gives its first frame.
+    """
+    if isinstance(path_or_bytes, os.PathLike):
+        path_or_bytes = os.fspath(path_or_bytes)
+    data = tf.convert_to_tensor(path_or_bytes, tf.string)
+    encoded = tf.cond(tf_has_image_signature(data), lambda: data,
+                      lambda: tf.io.read_file(data))
+    # TF's WebP decoder cannot drop an alpha channel by itself (channels=3 fails on RGBA
+    # WebP), and it only decodes to uint8; every other format does both.
+    image = tf.cond(
+        tf_matches_signature(encoded, IMAGE_SIGNATURES["WebP"]),
+        lambda: tf.image.convert_image_dtype(
+            tf.io.decode_image(encoded, channels=0, expand_animations=False)[..., :3],
+            tf.float32),
+        lambda: tf.io.decode_image(encoded, channels=3, dtype=tf.float32,
+                                   expand_animations=False))
+    image.set_shape([None, None, 3])
+    return image
+
+
+def tf_matches_signature(data, signature):
+    """Graph version of one IMAGE_SIGNATURES check on a scalar tf.string."""
+    length = tf.strings.length(data)
+    matches = []
+    for offset, expected in signature:
+        # substr fails when it starts past the end, so clamp the start and check length.
+        part = tf.strings.substr(data, tf.minimum(offset, length), len(expected))
+        matches.append(tf.logical_and(length >= offset + len(expected),
+                                      tf.equal(part, expected)))
+    return tf.reduce_all(matches)
+
+
+def tf_has_image_signature(data):
+    return tf.reduce_any([tf_matches_signature(data, signature)
+                          for signature in IMAGE_SIGNATURES.values()])
+
+
+def resize_short_side(image, size):
+    """Resizes an [H, W, C] image so its shorter side is `size`, keeping the aspect ratio.
+
+    Downscaling is antialiased; small images are upscaled, so a crop of `size` always fits.
+    """
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
+    # max() guards the short side against rounding down to size - 1.
+    new_shape = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+    resized = tf.image.resize(image, new_shape, method="bilinear", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def random_crop_and_flip(image, image_size, seed):
+    """A random `image_size` square crop, flipped left-right half the time.
+
+    `seed` is a shape [2] integer tensor; the same seed gives the same crop and flip.
+    """
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
+    return tf.image.stateless_random_flip_left_right(image, flip_seed)
+
+
+def element_seed(seed, stream, index):
+    """The stateless seed of element `index` of a stream: fold the index into (seed, stream)."""
+    base = tf.constant([seed, stream], tf.int64)
+    return tf.random.experimental.stateless_fold_in(base, tf.cast(index, tf.int64))
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
+                 content_resize=None, style_resize=None, cache_styles=True):
+    """Infinite batches of {"content", "style", "style_id"} for training.
+
+    Args:
+      content_dir: folder of content photos (searched recursively).
+      style_dir: folder of styles, see the module docstring.
+      image_size: side of the square crops.
+      global_batch_size: batch size over all replicas (the strategy splits it).
+      seed: integer; the same seed gives the same stream.
+      content_resize, style_resize: short side to resize to before cropping (None =
+        image_size). A larger value crops a smaller part of each image, i.e. shows the
+        style's texture at a larger scale.
+      cache_styles: decode and resize every style image once and keep it in memory (as
+        uint8), instead of decoding a file at every step. Worth it unless the style images
+        do not fit in memory.
+
+    Returns:
+      (dataset, style_names): batches with content and style float32
+      [global_batch_size, image_size, image_size, 3] in [0, 1] and style_id int32
+      [global_batch_size]; the sorted style names that style_id indexes.
+    """
+    for name, value in (("image_size", image_size), ("global_batch_size", global_batch_size)):
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}.")
+    content_resize = check_resize(content_resize, image_size, "content_resize")
+    style_resize = check_resize(style_resize, image_size, "style_resize")
+    content_files = keep_readable_images(list_images(content_dir), content_dir)
+    style_names, files_per_style = list_styles(style_dir)
+    logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
+                 len(content_files), content_dir, len(style_names),
+                 sum(map(len, files_per_style)), style_dir)
+
+    contents = content_stream(content_files, image_size, content_resize, seed)
+    styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles)
+    dataset = tf.data.Dataset.zip(contents, styles).map(
+        lambda content, style: {**content, **style})
+    dataset = dataset.batch(global_batch_size, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE), style_names
+
+
+def make_dataset_from_config(data_config, global_batch_size, seed):
+    """make_dataset with its settings from a `config.data` ConfigDict.
+
+    Fields: content_dir, style_dir, image_size, content_resize and style_resize (0 means
+    image_size), cache_styles.
+    """
+    return make_dataset(
+        data_config.content_dir, data_config.style_dir, data_config.image_size,
+        global_batch_size, seed,
+        content_resize=data_config.content_resize or None,
+        style_resize=data_config.style_resize or None,
+        cache_styles=data_config.cache_styles)
+
+
+def check_resize(resize, image_size, name):
+    if not resize:
+        return image_size
+    if resize < image_size:
+        raise ValueError(f"{name} ({resize}) must be at least image_size ({image_size}), "
+                         "since the crop is taken from the resized image.")
+    return resize
+
+
+def shuffled_epochs(files, seed):
+    """The files in a new random order each epoch, forever.
+
+    Each epoch is a full permutation drawn statelessly from (seed, epoch), rather than
+    Dataset.shuffle, whose order also depends on tf.random.set_seed: this way the seed
+    alone fixes the stream, and a file list costs no more memory than its names.
+    """
+    files = tf.constant(files)
+
+    def epoch_order(epoch):
+        return tf.random.experimental.stateless_shuffle(
+            files, element_seed(seed, CONTENT_ORDER_STREAM, epoch))
+
+    return tf.data.Dataset.counter().map(epoch_order).unbatch()
+
+
+def content_stream(files, image_size, resize, seed):
+    """Content crops, {"content": [S, S, 3]}, in a new shuffled order each epoch, forever."""
+    paths = shuffled_epochs(files, seed)
+
+    def load(index, path):
+        image = resize_short_side(decode_image(path), resize)
+        seed_of_element = element_seed(seed, CONTENT_STREAM, index)
+        return {"content": random_crop_and_flip(image, image_size, seed_of_element)}
+
+    return tf.data.Dataset.zip(tf.data.Dataset.counter(), paths).map(
+        load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def style_stream(files_per_style, image_size, resize, seed, cache):
+    """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
+
+    Each element draws a style uniformly, then a file uniformly within that style, so a
+    one-painting style is seen as often as a 30-painting collection.
+    """
+    counts = [len(files) for files in files_per_style]
+    offsets = tf.constant(np.cumsum([0] + counts[:-1]), tf.int32)
+    counts = tf.constant(counts, tf.int32)
+    flat_files = tf.constant([path for files in files_per_style for path in files])
+    load_file = (cached_loader(flat_files, resize) if cache
+                 else lambda index: resize_short_side(
+                     decode_image(tf.gather(flat_files, index)), resize))
+
+    def draw(index):
+        style_seed, file_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(
+            element_seed(seed, STYLE_STREAM, index), 3))
+        style_id = tf.random.stateless_uniform(
+            [], style_seed, minval=0, maxval=len(files_per_style), dtype=tf.int32)
+        file_in_style = tf.random.stateless_uniform(
+            [], file_seed, minval=0, maxval=counts[style_id], dtype=tf.int32)
+        image = load_file(offsets[style_id] + file_in_style)
+        return {"style": random_crop_and_flip(image, image_size, crop_seed),
+                "style_id": style_id}
+
+    return tf.data.Dataset.counter().map(
+        draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def cached_loader(files, resize):
+    """Decodes and resizes every file once; returns index -> float32 image from memory.
+
+    The images differ in shape, so they are stored flattened end to end in one uint8
+    tensor with their start offsets and shapes (uint8 is 4x smaller than float32; the
+    rounding error is at most 1/510).
+    """
+    def decode(path):
+        image = resize_short_side(decode_image(path), resize)
+        return tf.cast(tf.round(image * 255.0), tf.uint8)
+
+    images = list(tf.data.Dataset.from_tensor_slices(files).map(
+        decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).as_numpy_iterator())
+    sizes = np.array([image.size for image in images], np.int64)
+    starts = tf.constant(np.cumsum(sizes) - sizes, tf.int64)
+    shapes = tf.constant([image.shape for image in images], tf.int32)
+    pixels = tf.constant(np.concatenate([image.ravel() for image in images]))
+    logging.info("Cached %d style images in memory (%.1f MB).", len(images),
+                 pixels.shape[0] / 2 ** 20)
+
+    def load(index):
+        start = starts[index]
+        flat = pixels[start:start + tf.reduce_prod(tf.cast(shapes[index], tf.int64))]
+        return tf.cast(tf.reshape(flat, shapes[index]), tf.float32) / 255.0
+
+    return load

@@ -1,0 +1,84 @@
+"""Defaults every experiment starts from. Each experiment file changes only what
+differs and names it; `python train.py --config=... --dry_run` prints the result."""
+import ml_collections
+
+
+def base_config():
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.data = ml_collections.ConfigDict()
+    # demo=True writes the built-in procedural styles and scikit-image photos to
+    # <workdir>/demo_data and trains on them; content_dir/style_dir are then ignored.
+    config.data.demo = False
+    config.data.content_dir = ""
+    # One style per sub-folder (e.g. an artist's collection) and per loose image.
+    config.data.style_dir = ""
+    config.data.image_size = 128          # training crop, divisible by 4 (G's stride)
+    config.data.content_resize = 0        # short side before the crop; 0 = image_size
+    config.data.style_resize = 0          # short side before the crop; 0 = image_size
+    config.data.cache_styles = True       # keep decoded style images in memory
+
+    config.model = ml_collections.ConfigDict()
+    config.model.generator = "small"      # models/generator.py VARIANTS
+    config.model.discriminator = "small"  # models/discriminator.py VARIANTS
+    config.model.code_dim = 64
+
+    config.vgg = ml_collections.ConfigDict()
+    # "imagenet" (Keras download/cache), "random" (fixed seed), or a path to the
+    # Keras no-top VGG19 .h5 file.
+    config.vgg.weights = "imagenet"
+    config.vgg.fallback_to_random = False  # if imagenet cannot be had: random + warning
+    config.vgg.seed = 0
+    config.vgg.content_layers = ("block4_conv2",)
+    config.vgg.style_layers = ("block1_conv1", "block2_conv1", "block3_conv1",
+                               "block4_conv1")
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.adversarial = "nonsaturating"  # or "hinge", "lsgan"
+    config.loss.adv_weight = 1.0
+    config.loss.content_weight = 1.0
+    config.loss.style_weight = 10.0
+    config.loss.tv_weight = 1.0
+    config.loss.r1_weight = 1.0
+
+    config.optim = ml_collections.ConfigDict()
+    config.optim.g_lr = 1e-4   # the method's Adam learning rate, for both players
+    config.optim.d_lr = 1e-4
+    config.optim.beta_1 = 0.5
+    config.optim.beta_2 = 0.999
+
+    config.train = ml_collections.ConfigDict()
+    config.train.batch_size = 8           # global: split over the replicas
+    config.train.num_steps = 10000
+    config.train.pretrain_steps = 0       # stage 1: perceptual losses only, no D
+    config.train.log_every = 50
+    config.train.image_every = 500
+    config.train.checkpoint_every = 1000
+    config.train.keep_checkpoints = 3
+    config.train.sample_contents = 3      # rows of the sample grid
+    config.train.sample_styles = 8        # at most this many columns
+
+    config.strategy = ml_collections.ConfigDict()
+    config.strategy.name = "auto"         # training/strategy.py STRATEGIES
+    config.strategy.cpu_devices = 0       # >0: split the CPU into this many devices
+    return config
+
+
+def test_variant(config):
+    """Shrinks any experiment to something that trains a few steps in seconds."""
+    config.data.image_size = 32
+    config.model.generator = "test"
+    config.model.discriminator = "test"
+    config.model.code_dim = 8
+    config.vgg.weights = "random"
+    config.vgg.content_layers = ("block2_conv2",)
+    config.vgg.style_layers = ("block1_conv1", "block2_conv1")
+    config.train.batch_size = 2
+    config.train.num_steps = 3
+    config.train.log_every = 1
+    config.train.image_every = 2
+    config.train.checkpoint_every = 2
+    config.train.sample_contents = 2
+    config.train.sample_styles = 2
+    return config

@@ -1,0 +1,34 @@
+r"""Quickstart: the built-in demo data, a small model, CPU, about 10 minutes.
+
+    python train.py --config=experiments/quickstart.py --workdir=runs/quickstart
+    tensorboard --logdir=runs/quickstart
+
+Trains on 4 procedural styles (swirls, pointillism, mosaic, hatching) and
+scikit-image's photos. VGG features use fixed random weights, so the run needs no
+download and gives the same numbers on every machine; random features capture
+colour and texture statistics, not ImageNet semantics (see README).
+
+`--config=experiments/quickstart.py:test` is the few-second variant used by tests.
+"""
+from experiments import common
+
+
+def get_config(variant=None):
+    config = common.base_config()
+    config.data.demo = True
+    config.data.image_size = 96
+    config.model.generator = "small"
+    config.model.discriminator = "small"
+    config.vgg.weights = "random"
+    config.train.batch_size = 4
+    config.train.num_steps = 1200
+    config.train.pretrain_steps = 200
+    config.train.log_every = 25
+    config.train.image_every = 200
+    config.train.checkpoint_every = 200
+    config.train.sample_styles = 4
+    if variant == "test":
+        config = common.test_variant(config)
+    elif variant:
+        raise ValueError(f"Unknown variant {variant!r} of quickstart; expected 'test'.")
+    return config

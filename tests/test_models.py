@@ -1,0 +1,117 @@
+"""Generator, discriminator and style-code tests (test variants, CPU, seconds)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import discriminator as discriminator_lib
+from models import generator as generator_lib
+from models import style as style_lib
+
+CODE_DIM = 8
+
+# Pinned so an accidental architecture change shows up as a failing test.
+GENERATOR_PARAMS = {"test": 39_779, "small": 349_923, "base": 2_095_555}
+DISCRIMINATOR_PARAMS = {"test": 9_177, "small": 477_409, "base": 1_872_321}
+
+
+@pytest.mark.parametrize("name", sorted(generator_lib.VARIANTS))
+def test_parameter_counts_are_pinned(name):
+    assert generator_lib.build_generator(name, 64).count_params() == GENERATOR_PARAMS[name]
+    assert (discriminator_lib.build_discriminator(name, 64).count_params()
+            == DISCRIMINATOR_PARAMS[name])
+
+
+@pytest.mark.parametrize("height,width", [(32, 32), (24, 40)])
+def test_generator_output_shape_dtype_and_range(height, width):
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    images = tf.random.uniform((2, height, width, 3), seed=1)
+    codes = generator_lib.as_code_map(tf.random.normal((2, CODE_DIM), seed=2))
+    outputs = generator([images, codes])
+    assert outputs.shape == (2, height, width, 3)
+    assert outputs.dtype == tf.float32
+    assert float(tf.reduce_min(outputs)) >= 0.0 and float(tf.reduce_max(outputs)) <= 1.0
+
+
+def test_generator_starts_code_independent_then_codes_matter():
+    """Heads are zero-initialised (plain instance norm at step 0); once they are
+    non-zero, different codes give different images."""
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    images = tf.random.uniform((1, 16, 16, 3), seed=3)
+    code_a = generator_lib.as_code_map(tf.ones((1, CODE_DIM)))
+    code_b = generator_lib.as_code_map(-tf.ones((1, CODE_DIM)))
+    np.testing.assert_allclose(generator([images, code_a]), generator([images, code_b]),
+                               atol=1e-6)
+    for layer in generator.layers:
+        if layer.name.startswith("code_to_norm"):
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=4))
+    difference = tf.reduce_max(tf.abs(generator([images, code_a])
+                                      - generator([images, code_b])))
+    assert float(difference) > 1e-3
+
+
+def test_uniform_code_map_equals_one_by_one_code():
+    """A spatial code map holding the same code everywhere paints like a 1x1 map."""
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    for layer in generator.layers:
+        if layer.name.startswith("code_to_norm"):
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=5))
+    images = tf.random.uniform((1, 16, 16, 3), seed=6)
+    code = tf.random.normal((1, CODE_DIM), seed=7)
+    uniform_map = tf.tile(generator_lib.as_code_map(code), [1, 16, 16, 1])
+    np.testing.assert_allclose(generator([images, uniform_map]),
+                               generator([images, generator_lib.as_code_map(code)]),
+                               atol=1e-5)
+
+
+def test_conditional_instance_norm_matches_naive_form():
+    features = tf.random.normal((2, 5, 7, 4), mean=3.0, stddev=2.0, seed=8)
+    modulation = tf.random.normal((2, 1, 1, 8), seed=9)
+    fused = generator_lib.ConditionalInstanceNorm()([features, modulation])
+    gamma, beta = np.split(modulation.numpy(), 2, axis=-1)
+    x = features.numpy()
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    std = np.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(fused, (x - mean) / std * (1 + gamma) + beta,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_variant_names_the_choices():
+    with pytest.raises(ValueError, match="base"):
+        generator_lib.build_generator("huge")
+    with pytest.raises(ValueError, match="small"):
+        discriminator_lib.build_discriminator("huge")
+
+
+def test_discriminator_patch_logits_depend_on_code():
+    discriminator = discriminator_lib.build_discriminator("test", CODE_DIM)
+    images = tf.random.uniform((2, 32, 32, 3), seed=10)
+    code_a = tf.random.normal((2, CODE_DIM), seed=11)
+    logits_a = discriminator([images, code_a])
+    logits_b = discriminator([images, -code_a])
+    assert logits_a.shape == (2, 8, 8, 1) and logits_a.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(logits_a - logits_b))) > 1e-4
+
+
+def test_style_bank_gathers_codes():
+    bank = style_lib.StyleBank(3, CODE_DIM)
+    codes = bank(tf.constant([2, 0, 2]))
+    np.testing.assert_array_equal(codes[0], bank.codes[2])
+    np.testing.assert_array_equal(codes[1], bank.codes[0])
+
+
+def test_mix_is_the_normalised_weighted_sum():
+    codes = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]], np.float32)
+    np.testing.assert_allclose(style_lib.mix(codes, [1, 0, 0]), [1.0, 0.0])
+    np.testing.assert_allclose(style_lib.mix(codes, [3, 1, 0]), [0.75, 0.5])
+    np.testing.assert_allclose(style_lib.mix(codes, [0.5, 0.5, 0]), [0.5, 1.0])
+
+
+@pytest.mark.parametrize("weights,message", [
+    ([1, -1, 0], "non-negative"),
+    ([0, 0, 0], "all zero"),
+    ([1, 1], "Expected 3"),
+    ([1, float("nan"), 0], "finite"),
+])
+def test_mix_rejects_bad_weights(weights, message):
+    with pytest.raises(ValueError, match=message):
+        style_lib.mix(np.zeros((3, 2), np.float32), weights)

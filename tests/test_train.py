@@ -1,0 +1,170 @@
+"""End-to-end training tests: a real run of the test config into a temporary workdir."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from experiments import quickstart
+from training import export, loop, step as step_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_scalars(workdir):
+    """{tag: {step: value}} from every TensorBoard event file in `workdir`."""
+    scalars = {}
+    for path in sorted(glob.glob(os.path.join(workdir, "events.out.tfevents.*"))):
+        accumulator = event_accumulator.EventAccumulator(path, size_guidance={"tensors": 0})
+        accumulator.Reload()
+        for tag in accumulator.Tags()["tensors"]:
+            for event in accumulator.Tensors(tag):
+                value = tf.make_ndarray(event.tensor_proto)
+                if value.ndim == 0 and value.dtype.kind == "f":
+                    scalars.setdefault(tag, {})[event.step] = float(value)
+    return scalars
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("run"))
+    config = quickstart.get_config("test")
+    config.train.pretrain_steps = 1  # exercise both stages in 3 steps
+    loop.train_and_evaluate(config, workdir)
+    return config, workdir
+
+
+def test_run_writes_checkpoint_config_events_samples_and_export(trained_run):
+    config, workdir = trained_run
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("-3")
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["train"]["num_steps"] == 3
+    with open(os.path.join(workdir, "styles.json")) as f:
+        assert len(json.load(f)["names"]) >= 4
+    scalars = read_scalars(workdir)
+    for tag in ["loss/G/content", "loss/G/style", "loss/G/tv", "loss/G/total",
+                "speed/steps_per_second", "speed/images_per_second", "optim/g_lr"]:
+        assert sorted(scalars[tag]) == [1, 2, 3], tag
+    # Stage 1 (step 1) has no adversarial terms; stage 2 (steps 2, 3) has them all.
+    for tag in ["loss/G/adv", "loss/D/adv", "loss/D/r1", "loss/D/total",
+                "D/real_prob", "D/fake_prob"]:
+        assert sorted(scalars[tag]) == [2, 3], tag
+    assert 0.0 < scalars["D/real_prob"][2] < 1.0
+    assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
+        "0000002.png", "0000003.png"]
+
+
+def test_export_reloads_in_safe_mode_and_matches(trained_run):
+    config, workdir = trained_run
+    generator, names, codes = export.load_export(workdir)
+    assert codes.shape == (len(names), config.model.code_dim)
+    image = tf.random.uniform((1, 32, 32, 3), seed=0)
+    code_map = tf.constant(codes[:1].reshape(1, 1, 1, -1))
+    first = generator([image, code_map])
+    again, _, _ = export.load_export(os.path.join(workdir, "export"))
+    np.testing.assert_allclose(first, again([image, code_map]), atol=1e-6)
+
+
+def test_resume_continues_the_step_count(trained_run):
+    config, workdir = trained_run
+    config = config.copy_and_resolve_references()
+    config.train.num_steps = 5
+    loop.train_and_evaluate(config, workdir)
+    checkpoints = tf.train.get_checkpoint_state(
+        os.path.join(workdir, "checkpoints")).all_model_checkpoint_paths
+    assert [p.rsplit("-", 1)[1] for p in checkpoints][-2:] == ["4", "5"]
+    assert sorted(read_scalars(workdir)["loss/G/total"]) == [1, 2, 3, 4, 5]
+
+
+def test_resume_refuses_different_styles(trained_run, tmp_path):
+    config, workdir = trained_run
+    with open(os.path.join(workdir, "styles.json")) as f:
+        names = json.load(f)["names"]
+    with open(os.path.join(tmp_path, "styles.json"), "w") as f:
+        json.dump({"names": names[:-1]}, f)
+    with pytest.raises(ValueError, match="new workdir"):
+        loop.train_and_evaluate(config, str(tmp_path))
+
+
+def one_step(strategy, batch, initial_weights, config):
+    """One adversarial step of the test config under `strategy` from fixed weights."""
+    with strategy.scope():
+        models = step_lib.build_models(config.model, config.optim, num_styles=3)
+        feature_extractor = step_lib.build_feature_extractor(config.vgg)
+    for model, weights in zip((models.generator, models.discriminator, models.bank),
+                              initial_weights):
+        model.set_weights(weights)
+    replica_step = step_lib.make_replica_step(models, feature_extractor, config.vgg,
+                                              config.loss, config.train.batch_size)
+    train_step = step_lib.make_distributed_step(strategy, replica_step)
+    dataset = tf.data.Dataset.from_tensors(batch).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    metrics = {k: float(v) for k, v in train_step(iterator, True).items()}
+    weights = [np.asarray(v) for v in models.g_variables
+               + models.discriminator.trainable_variables]
+    # Adam's first moment after one step is (1 - beta_1) * gradient: linear in it.
+    momentums = [[np.asarray(v) for v in optimizer.variables if "momentum" in v.path]
+                 for optimizer in (models.g_optimizer, models.d_optimizer)]
+    return metrics, weights, momentums
+
+
+def test_two_replicas_match_one_replica_on_the_same_global_batch():
+    config = quickstart.get_config("test")
+    config.train.batch_size = 4
+    keras.utils.set_random_seed(0)
+    batch = {"content": tf.random.uniform((4, 32, 32, 3), seed=1),
+             "style": tf.random.uniform((4, 32, 32, 3), seed=2),
+             "style_id": tf.constant([0, 1, 2, 1], tf.int32)}
+    reference = step_lib.build_models(config.model, config.optim, num_styles=3)
+    initial = [m.get_weights() for m in
+               (reference.generator, reference.discriminator, reference.bank)]
+    single_metrics, single_weights, single_momentums = one_step(tf.distribute.get_strategy(), batch,
+                                              initial, config)
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
+    mirrored = tf.distribute.MirroredStrategy(cpus)
+    assert mirrored.num_replicas_in_sync == 2
+    mirrored_metrics, mirrored_weights, mirrored_momentums = one_step(mirrored, batch, initial, config)
+    assert single_metrics.keys() == mirrored_metrics.keys()
+    for tag, value in single_metrics.items():
+        assert mirrored_metrics[tag] == pytest.approx(value, rel=1e-5, abs=1e-6), tag
+    # Gradients (as Adam's first moments) agree to float32 rounding: 1e-5 of the
+    # largest gradient of the same network.
+    for single_group, mirrored_group in zip(single_momentums, mirrored_momentums):
+        scale = max(np.abs(m).max() for m in single_group)
+        for single, mirrored_value in zip(single_group, mirrored_group):
+            np.testing.assert_allclose(mirrored_value, single, rtol=1e-4,
+                                       atol=1e-5 * scale)
+    single_momentums = single_momentums[0] + single_momentums[1]
+    assert len(single_momentums) == len(single_weights)
+    # Adam's first update is lr * g / (|g| + eps), about lr * sign(g): a gradient
+    # within rounding of zero may flip sign, so weights are compared where the
+    # gradient is clearly non-zero (to 1% of the step, lr = 1e-4).
+    for single, mirrored_value, momentum in zip(single_weights, mirrored_weights,
+                                                single_momentums):
+        clear = np.abs(momentum) > 1e-3 * np.abs(momentum).max()
+        np.testing.assert_allclose(mirrored_value[clear], single[clear], atol=1e-6)
+
+
+def test_config_is_logged_as_text(trained_run):
+    _, workdir = trained_run
+    path = sorted(glob.glob(os.path.join(workdir, "events.out.tfevents.*")))[0]
+    accumulator = event_accumulator.EventAccumulator(path, size_guidance={"tensors": 0})
+    accumulator.Reload()
+    (event,) = accumulator.Tensors("config")
+    assert b'"num_steps": 3' in tf.make_ndarray(event.tensor_proto).item()
+
+
+def test_dry_run_prints_the_config_without_training(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
+         "--config.optim.g_lr=0.0002", "--dry_run"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "g_lr: 0.0002" in result.stdout
+    assert "num_steps: 3" in result.stdout

@@ -1,0 +1,42 @@
+r"""Trains a StyleFusion-GAN run.
+
+    python train.py --config=experiments/quickstart.py --workdir=runs/quickstart
+    python train.py --config=experiments/quickstart.py --workdir=runs/q \
+        --config.optim.g_lr=2e-4 --config.train.num_steps=500
+    python train.py --config=experiments/quickstart.py --dry_run
+
+Running again with the same --workdir resumes from its newest checkpoint.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file, e.g. experiments/quickstart.py "
+    "(append :test for its few-step variant).", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, "
+                               "TensorBoard events, samples, export.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False,
+                             "Print the resolved config and exit.")
+flags.mark_flag_as_required("config")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    config = _CONFIG.value
+    if _DRY_RUN.value:
+        print(config)
+        return
+    if not _WORKDIR.value:
+        raise app.UsageError("--workdir is required (except with --dry_run).")
+    # Imported here so --dry_run and --help answer without loading TensorFlow.
+    from training import loop
+    loop.train_and_evaluate(config, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,170 @@
+"""train_and_evaluate(config, workdir): the whole training run.
+
+The workdir is the run: config.json, styles.json, checkpoints/, TensorBoard events,
+samples/ (PNG grids) and export/. Calling again with the same workdir resumes from
+the newest checkpoint.
+"""
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from data import pipeline, samples
+from models import generator as generator_lib
+from training import export, step as step_lib, strategy as strategy_lib, summaries
+
+
+def resolve_data_config(data_config, workdir):
+    """Returns the data config with the demo folders filled in when data.demo."""
+    data_config = data_config.copy_and_resolve_references()
+    if data_config.demo:
+        content_dir, style_dir = samples.write_demo_data(
+            os.path.join(workdir, "demo_data"))
+        data_config.content_dir, data_config.style_dir = content_dir, style_dir
+    return data_config
+
+
+def _center_crops(files, size):
+    images = []
+    for path in files:
+        image = pipeline.resize_short_side(pipeline.decode_image(path), size)
+        images.append(tf.image.resize_with_crop_or_pad(image, size, size))
+    return np.stack(images)
+
+
+def fixed_samples(data_config, train_config):
+    """Content and style images shown in every sample grid: the first few contents,
+    and the first image of each of the first few styles, centre-cropped."""
+    size = data_config.image_size
+    content_files = pipeline.list_images(data_config.content_dir)
+    style_names, style_files = pipeline.list_styles(data_config.style_dir)
+    count = min(train_config.sample_styles, len(style_names))
+    return (_center_crops(content_files[:train_config.sample_contents], size),
+            _center_crops([files[0] for files in style_files[:count]], size),
+            np.arange(count, dtype=np.int32))
+
+
+def render_samples(models, contents, styles, style_ids):
+    """Runs G on every (content, style) pair of the fixed samples -> grid image."""
+    codes = models.bank(style_ids)
+    num_contents, num_styles = len(contents), len(style_ids)
+    images = tf.constant(np.repeat(contents, num_styles, axis=0))
+    code_maps = generator_lib.as_code_map(tf.tile(codes, [num_contents, 1]))
+    outputs = models.generator([images, code_maps], training=False)
+    outputs = np.asarray(outputs).reshape((num_contents, num_styles) + contents.shape[1:])
+    return summaries.sample_grid(contents, styles, outputs)
+
+
+def check_finite(metrics, step):
+    """Stops the run at the first non-finite loss, naming the step and the term."""
+    for tag, value in metrics.items():
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"Training diverged at step {step}: {tag} = {value}. Lower the "
+                f"learning rates or the loss weights; the last good checkpoint is "
+                f"kept in checkpoints/.")
+
+
+def _save_run_files(config, workdir, style_names):
+    styles_path = os.path.join(workdir, "styles.json")
+    if os.path.exists(styles_path):
+        with open(styles_path) as f:
+            previous = json.load(f)["names"]
+        if previous != list(style_names):
+            raise ValueError(
+                f"{styles_path} lists styles {previous} but the data now has "
+                f"{list(style_names)}; use a new workdir for different styles.")
+    summaries.write_json(styles_path, {"names": list(style_names)})
+    summaries.write_atomically(os.path.join(workdir, "config.json"),
+                               (config.to_json_best_effort(indent=2) + "\n").encode())
+
+
+def train_and_evaluate(config, workdir):
+    """Trains G and D as configured, writing everything into `workdir`."""
+    strategy = strategy_lib.make_strategy(config.strategy)
+    strategy_lib.per_replica_batch_size(config.train.batch_size, strategy)
+    keras.utils.set_random_seed(config.seed)
+    os.makedirs(workdir, exist_ok=True)
+    data_config = resolve_data_config(config.data, workdir)
+    style_names = pipeline.list_styles(data_config.style_dir)[0]
+    _save_run_files(config, workdir, style_names)
+
+    with strategy.scope():
+        models = step_lib.build_models(config.model, config.optim, len(style_names))
+        feature_extractor = step_lib.build_feature_extractor(config.vgg)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(
+        generator=models.generator, discriminator=models.discriminator,
+        bank=models.bank, g_optimizer=models.g_optimizer,
+        d_optimizer=models.d_optimizer, step=step)
+    manager = tf.train.CheckpointManager(
+        checkpoint, os.path.join(workdir, "checkpoints"),
+        max_to_keep=config.train.keep_checkpoints)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
+                     int(step))
+
+    # A resumed run continues with a fresh, step-dependent data stream rather than
+    # replaying the one it already consumed.
+    dataset, _ = pipeline.make_dataset_from_config(
+        data_config, config.train.batch_size, seed=config.seed + int(step))
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    train_step = step_lib.make_distributed_step(strategy, step_lib.make_replica_step(
+        models, feature_extractor, config.vgg, config.loss, config.train.batch_size))
+    sample_images = fixed_samples(data_config, config.train)
+
+    writer = tf.summary.create_file_writer(workdir)
+    with writer.as_default():
+        if int(step) == 0:
+            summaries.write_config(config, step=0)
+        _train_loop(config.train, models, train_step, iterator, step, manager,
+                    sample_images, workdir)
+    writer.flush()
+    export.export_generator(os.path.join(workdir, "export"), models.generator,
+                            models.bank, style_names)
+    logging.info("Exported the generator to %s.", os.path.join(workdir, "export"))
+    return models
+
+
+def _train_loop(train_config, models, train_step, iterator, step, manager,
+                sample_images, workdir):
+    batch_size = train_config.batch_size
+    # Speed counts train steps only, not the sample grids and checkpoints between.
+    window_seconds, window_steps = 0.0, 0
+    while int(step) < train_config.num_steps:
+        adversarial_stage = int(step) >= train_config.pretrain_steps
+        started = time.perf_counter()
+        metrics = {k: float(v) for k, v in train_step(iterator, adversarial_stage).items()}
+        window_seconds += time.perf_counter() - started
+        window_steps += 1
+        step.assign_add(1)
+        current = int(step)
+        check_finite(metrics, current)
+        if current % train_config.log_every == 0 or current == train_config.num_steps:
+            steps_per_second = window_steps / window_seconds
+            metrics["speed/steps_per_second"] = steps_per_second
+            metrics["speed/images_per_second"] = steps_per_second * batch_size
+            metrics["optim/g_lr"] = float(models.g_optimizer.learning_rate)
+            metrics["optim/d_lr"] = float(models.d_optimizer.learning_rate)
+            summaries.write_scalars(metrics, current)
+            eta = (train_config.num_steps - current) / steps_per_second
+            logging.info(
+                "step %d/%d | G %.4g | D %.4g | %.2f steps/s | ETA %s", current,
+                train_config.num_steps, metrics["loss/G/total"],
+                metrics.get("loss/D/total", float("nan")), steps_per_second,
+                time.strftime("%H:%M:%S", time.gmtime(eta)))
+            window_seconds, window_steps = 0.0, 0
+        if current % train_config.image_every == 0 or current == train_config.num_steps:
+            grid = render_samples(models, *sample_images)
+            tf.summary.image("samples", grid[None], step=current)
+            summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
+                                grid)
+        if (current % train_config.checkpoint_every == 0
+                or current == train_config.num_steps):
+            manager.save(checkpoint_number=current)

@@ -1,0 +1,150 @@
+"""The models of a run and the per-replica GAN train step."""
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from losses import adversarial, perceptual
+from models import discriminator as discriminator_lib
+from models import generator as generator_lib
+from models import style as style_lib
+from models import vgg as vgg_lib
+
+
+@dataclasses.dataclass
+class Models:
+    generator: keras.Model
+    discriminator: keras.Model
+    bank: style_lib.StyleBank
+    g_optimizer: keras.optimizers.Optimizer
+    d_optimizer: keras.optimizers.Optimizer
+
+    @property
+    def g_variables(self):
+        """G is trained together with the style codes it is conditioned on."""
+        return self.generator.trainable_variables + self.bank.trainable_variables
+
+
+def _adam(optim_config, learning_rate, name):
+    return keras.optimizers.Adam(learning_rate, beta_1=optim_config.beta_1,
+                                 beta_2=optim_config.beta_2, name=name)
+
+
+def build_models(model_config, optim_config, num_styles):
+    """Creates G, D, the style bank and both optimizers.
+
+    Call under `strategy.scope()`. The optimizers are built here, in the scope, so
+    their slots are mirrored like the weights (a Keras 3 optimizer built lazily inside
+    the replica step fails under MirroredStrategy).
+    """
+    generator = generator_lib.build_generator(model_config.generator,
+                                              model_config.code_dim)
+    discriminator = discriminator_lib.build_discriminator(model_config.discriminator,
+                                                          model_config.code_dim)
+    bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
+    models = Models(generator, discriminator, bank,
+                    _adam(optim_config, optim_config.g_lr, "g_adam"),
+                    _adam(optim_config, optim_config.d_lr, "d_adam"))
+    models.g_optimizer.build(models.g_variables)
+    models.d_optimizer.build(discriminator.trainable_variables)
+    return models
+
+
+def build_feature_extractor(vgg_config):
+    layers = tuple(dict.fromkeys(vgg_config.content_layers + vgg_config.style_layers))
+    return vgg_lib.build_feature_extractor(
+        layers, weights=vgg_config.weights,
+        fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
+
+
+def make_replica_step(models, feature_extractor, vgg_config, loss_config,
+                      global_batch_size):
+    """Returns `replica_step(batch, adversarial) -> {tag: scalar}`, run per replica.
+
+    One forward pass of G serves both players: D and G are updated simultaneously
+    from the same fake batch (as in the TF DCGAN tutorial), which saves a G forward
+    per step. With `adversarial=False` (stage 1 of the method: G pre-trained with
+    perceptual losses only) D is neither run nor updated.
+
+    Every per-example loss is divided by the GLOBAL batch size, so the gradients
+    Keras sums across replicas equal those of one replica on the whole batch.
+    """
+    content_layers = list(vgg_config.content_layers)
+    style_layers = list(vgg_config.style_layers)
+
+    def average(per_example):
+        return tf.nn.compute_average_loss(per_example,
+                                          global_batch_size=global_batch_size)
+
+    def perceptual_terms(content, style, fake):
+        # Targets need no gradient: one VGG pass over content and style together.
+        targets = feature_extractor(tf.concat([content, style], axis=0))
+        batch = tf.shape(content)[0]
+        fake_features = feature_extractor(fake)
+        content_term = sum(
+            perceptual.content_loss(fake_features[name], targets[name][:batch])
+            for name in content_layers)
+        style_term = perceptual.style_loss(
+            perceptual.gram_matrices([fake_features[n] for n in style_layers]),
+            perceptual.gram_matrices([tf.stop_gradient(targets[n][batch:])
+                                      for n in style_layers]))
+        return {"content": content_term, "style": style_term,
+                "tv": perceptual.total_variation(fake)}
+
+    def replica_step(batch, adversarial_stage):
+        content, style, style_ids = batch["content"], batch["style"], batch["style_id"]
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            codes = models.bank(style_ids)
+            fake = models.generator([content, generator_lib.as_code_map(codes)],
+                                    training=True)
+            g_terms = {k: average(v) for k, v in
+                       perceptual_terms(content, style, fake).items()}
+            g_total = (loss_config.content_weight * g_terms["content"]
+                       + loss_config.style_weight * g_terms["style"]
+                       + loss_config.tv_weight * g_terms["tv"])
+            metrics = {}
+            if adversarial_stage:
+                fake_logits = models.discriminator([fake, codes], training=True)
+                real_logits, r1 = adversarial.real_logits_and_r1(
+                    models.discriminator, style, codes)
+                g_terms["adv"] = average(adversarial.generator_loss(
+                    fake_logits, loss_config.adversarial))
+                g_total += loss_config.adv_weight * g_terms["adv"]
+                d_terms = {"adv": average(adversarial.discriminator_loss(
+                               real_logits, fake_logits, loss_config.adversarial)),
+                           "r1": average(r1)}
+                d_total = d_terms["adv"] + loss_config.r1_weight * d_terms["r1"]
+                metrics.update({f"loss/D/{k}": v for k, v in d_terms.items()})
+                metrics["loss/D/total"] = d_total
+                metrics["D/real_prob"] = average(adversarial.d_probabilities(real_logits))
+                metrics["D/fake_prob"] = average(adversarial.d_probabilities(fake_logits))
+        g_variables = models.g_variables
+        models.g_optimizer.apply_gradients(
+            zip(g_tape.gradient(g_total, g_variables), g_variables))
+        if adversarial_stage:
+            d_variables = models.discriminator.trainable_variables
+            models.d_optimizer.apply_gradients(
+                zip(d_tape.gradient(d_total, d_variables), d_variables))
+        metrics.update({f"loss/G/{k}": v for k, v in g_terms.items()})
+        metrics["loss/G/total"] = g_total
+        return metrics
+
+    return replica_step
+
+
+def make_distributed_step(strategy, replica_step):
+    """Wraps the replica step in one tf.function run through `strategy.run`.
+
+    `adversarial_stage` is a Python bool, so the function is traced at most twice
+    (stage 1 and stage 2). Per-replica values are already divided by the global
+    batch, so their SUM over replicas is the global mean.
+    """
+
+    @tf.function
+    def distributed_step(iterator, adversarial_stage):
+        batch = next(iterator)
+        per_replica = strategy.run(replica_step, args=(batch, adversarial_stage))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()}
+
+    return distributed_step

@@ -1,0 +1,91 @@
+"""TensorBoard summaries and sample grids of a run (written by the chief only)."""
+import json
+import os
+import tempfile
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
+
+
+def write_atomically(path, data):
+    """Writes bytes to `path` via a temporary file + rename: never half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp_")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_json(path, value):
+    write_atomically(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_png(path, image):
+    """Writes a float [0, 1] RGB image as PNG."""
+    pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"Could not encode an image of shape {pixels.shape} as PNG.")
+    write_atomically(path, encoded.tobytes())
+
+
+def sample_grid(contents, styles, outputs, gap=2):
+    """Content x style grid: the first row shows the style images, the first column
+    the contents, cell (i, j) the output for content i in style j.
+
+    Args:
+      contents: [K, S, S, 3]; styles: [N, S, S, 3]; outputs: [K, N, S, S, 3].
+    Returns:
+      One float32 [H, W, 3] image with white gaps between tiles.
+    """
+    contents, styles, outputs = (np.asarray(a, np.float32)
+                                 for a in (contents, styles, outputs))
+    size = contents.shape[1]
+    rows, cols = contents.shape[0] + 1, styles.shape[0] + 1
+    grid = np.ones((rows * (size + gap) - gap, cols * (size + gap) - gap, 3),
+                   np.float32)
+
+    def put(row, col, tile):
+        top, left = row * (size + gap), col * (size + gap)
+        grid[top:top + size, left:left + size] = tile
+
+    for j, tile in enumerate(styles):
+        put(0, j + 1, tile)
+    for i, tile in enumerate(contents):
+        put(i + 1, 0, tile)
+        for j in range(styles.shape[0]):
+            put(i + 1, j + 1, outputs[i, j])
+    return grid
+
+
+def write_scalars(metrics, step):
+    for tag, value in metrics.items():
+        tf.summary.scalar(tag, value, step=step)
+
+
+def flatten_config(config, prefix=""):
+    """ConfigDict -> {"a.b": value} with values TensorBoard's HParams accepts."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if hasattr(value, "items"):
+            flat.update(flatten_config(value, name + "."))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def write_config(config, step):
+    """Logs the config as text (readable) and as HParams (comparable across runs)."""
+    tf.summary.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```",
+                    step=step)
+    hparams_api.hparams(flatten_config(config))
