@@ -233,7 +233,8 @@ def element_seed(seed, stream, index):
 
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
-                 content_resize=None, style_resize=None, cache_styles=True):
+                 content_resize=None, style_resize=None, cache_styles=True,
+                 start_index=0):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -248,6 +249,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
       cache_styles: decode and resize every style image once and keep it in memory (as
         uint8), instead of decoding a file at every step. Worth it unless the style images
         do not fit in memory.
+      start_index: number of examples already consumed; the stream starts there, so a
+        resumed run sees exactly the data an uninterrupted run would have seen.
 
     Returns:
       (dataset, style_names): batches with content and style float32
@@ -265,15 +268,17 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  len(content_files), content_dir, len(style_names),
                  sum(map(len, files_per_style)), style_dir)
 
-    contents = content_stream(content_files, image_size, content_resize, seed)
-    styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles)
+    contents = content_stream(content_files, image_size, content_resize, seed,
+                              start_index)
+    styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
+                          start_index)
     dataset = tf.data.Dataset.zip(contents, styles).map(
         lambda content, style: {**content, **style})
     dataset = dataset.batch(global_batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE), style_names
 
 
-def make_dataset_from_config(data_config, global_batch_size, seed):
+def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0):
     """make_dataset with its settings from a `config.data` ConfigDict.
 
     Fields: content_dir, style_dir, image_size, content_resize and style_resize (0 means
@@ -284,7 +289,7 @@ def make_dataset_from_config(data_config, global_batch_size, seed):
         global_batch_size, seed,
         content_resize=data_config.content_resize or None,
         style_resize=data_config.style_resize or None,
-        cache_styles=data_config.cache_styles)
+        cache_styles=data_config.cache_styles, start_index=start_index)
 
 
 def check_resize(resize, image_size, name):
@@ -296,7 +301,7 @@ def check_resize(resize, image_size, name):
     return resize
 
 
-def shuffled_epochs(files, seed):
+def shuffled_epochs(files, seed, start_index=0):
     """The files in a new random order each epoch, forever.
 
     Each epoch is a full permutation drawn statelessly from (seed, epoch), rather than
@@ -309,23 +314,24 @@ def shuffled_epochs(files, seed):
         return tf.random.experimental.stateless_shuffle(
             files, element_seed(seed, CONTENT_ORDER_STREAM, epoch))
 
-    return tf.data.Dataset.counter().map(epoch_order).unbatch()
+    first_epoch, offset = divmod(start_index, len(files))
+    return tf.data.Dataset.counter(first_epoch).map(epoch_order).unbatch().skip(offset)
 
 
-def content_stream(files, image_size, resize, seed):
+def content_stream(files, image_size, resize, seed, start_index=0):
     """Content crops, {"content": [S, S, 3]}, in a new shuffled order each epoch, forever."""
-    paths = shuffled_epochs(files, seed)
+    paths = shuffled_epochs(files, seed, start_index)
 
     def load(index, path):
         image = resize_short_side(decode_image(path), resize)
         seed_of_element = element_seed(seed, CONTENT_STREAM, index)
         return {"content": random_crop_and_flip(image, image_size, seed_of_element)}
 
-    return tf.data.Dataset.zip(tf.data.Dataset.counter(), paths).map(
+    return tf.data.Dataset.zip(tf.data.Dataset.counter(start_index), paths).map(
         load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def style_stream(files_per_style, image_size, resize, seed, cache):
+def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0):
     """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
 
     Each element draws a style uniformly, then a file uniformly within that style, so a
@@ -350,7 +356,7 @@ def style_stream(files_per_style, image_size, resize, seed, cache):
         return {"style": random_crop_and_flip(image, image_size, crop_seed),
                 "style_id": style_id}
 
-    return tf.data.Dataset.counter().map(
+    return tf.data.Dataset.counter(start_index).map(
         draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

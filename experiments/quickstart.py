@@ -20,6 +20,11 @@ def get_config(variant=None):
     config.model.generator = "small"
     config.model.discriminator = "small"
     config.vgg.weights = "random"
+    # Random VGG features are large (Gram distances ~1e3 at step 0): these weights
+    # bring content, style and adversarial terms to the same order (~1).
+    config.loss.content_weight = 3e-4
+    config.loss.style_weight = 1e-3
+    config.loss.tv_weight = 1.0
     config.train.batch_size = 4
     config.train.num_steps = 1200
     config.train.pretrain_steps = 200

@@ -173,6 +173,21 @@ def test_same_seed_gives_the_same_stream_and_another_seed_a_different_one(folder
         assert not np.array_equal(batch["style"], batch_other["style"])
 
 
+def test_a_stream_started_at_an_index_continues_the_full_stream(folders):
+    """Resuming at step k (start_index = k * batch) gives exactly the batches an
+    uninterrupted run would have seen, across an epoch boundary of the contents."""
+    def batches(start_index, count):
+        dataset, _ = pipeline.make_dataset(*folders, image_size=16, global_batch_size=3,
+                                           seed=5, start_index=start_index)
+        return first_batches(dataset, count)
+
+    full = batches(0, 6)
+    resumed = batches(9, 3)
+    for batch, batch_resumed in zip(full[3:], resumed):
+        for key in batch:
+            np.testing.assert_array_equal(batch[key], batch_resumed[key])
+
+
 def test_content_files_are_reshuffled_every_epoch():
     files = [f"file_{index}.jpg".encode() for index in range(20)]
     stream = list(pipeline.shuffled_epochs(files, seed=0).take(60).as_numpy_iterator())

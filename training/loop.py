@@ -110,10 +110,11 @@ def train_and_evaluate(config, workdir):
         logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
                      int(step))
 
-    # A resumed run continues with a fresh, step-dependent data stream rather than
-    # replaying the one it already consumed.
+    # The data stream is a pure function of (seed, example index): a resumed run
+    # continues exactly where the checkpointed one was.
     dataset, _ = pipeline.make_dataset_from_config(
-        data_config, config.train.batch_size, seed=config.seed + int(step))
+        data_config, config.train.batch_size, seed=config.seed,
+        start_index=int(step) * config.train.batch_size)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_step = step_lib.make_distributed_step(strategy, step_lib.make_replica_step(
         models, feature_extractor, config.vgg, config.loss, config.train.batch_size))
@@ -154,10 +155,11 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
             metrics["optim/d_lr"] = float(models.d_optimizer.learning_rate)
             summaries.write_scalars(metrics, current)
             eta = (train_config.num_steps - current) / steps_per_second
+            d_total = metrics.get("loss/D/total")
             logging.info(
-                "step %d/%d | G %.4g | D %.4g | %.2f steps/s | ETA %s", current,
+                "step %d/%d | G %.4g | D %s | %.2f steps/s | ETA %s", current,
                 train_config.num_steps, metrics["loss/G/total"],
-                metrics.get("loss/D/total", float("nan")), steps_per_second,
+                "-" if d_total is None else f"{d_total:.4g}", steps_per_second,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
         if current % train_config.image_every == 0 or current == train_config.num_steps:

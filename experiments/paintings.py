@@ -1,0 +1,45 @@
+r"""Real paintings: the four artist collections of ../shared/data (Van Gogh, Monet,
+Cezanne, ukiyo-e; 30 paintings each) painted onto its 23 photos, 128x128 crops.
+
+    python train.py --config=experiments/paintings.py --workdir=runs/paintings
+
+Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
+(one sub-folder per style, or one loose image per style). VGG features: random by
+default so the run works offline with calibrated loss weights; on a machine with
+the ImageNet file use `experiments/paintings.py:imagenet` (re-check the loss balance
+at step 0 in TensorBoard, as the two feature scales differ).
+"""
+from experiments import common
+
+
+def get_config(variant=None):
+    config = common.base_config()
+    config.data.content_dir = "../shared/data/content"
+    config.data.style_dir = "../shared/data/collections"
+    config.data.image_size = 128
+    # Paintings are 256 px: resizing to 160 before the 128 crop keeps most of the
+    # canvas, so the crop shows the brushwork at the scale the painter used.
+    config.data.content_resize = 160
+    config.data.style_resize = 160
+    config.model.generator = "small"
+    config.model.discriminator = "small"
+    config.vgg.weights = "random"
+    config.vgg.content_layers = ("block3_conv1",)
+    config.loss.content_weight = 3e-3
+    config.loss.style_weight = 1e-3
+    config.loss.tv_weight = 1.0
+    config.train.batch_size = 4
+    config.train.num_steps = 6000
+    config.train.pretrain_steps = 1000
+    config.train.log_every = 50
+    config.train.image_every = 500
+    config.train.checkpoint_every = 500
+    config.train.sample_styles = 4
+    if variant == "imagenet":
+        config.vgg.weights = "imagenet"
+    elif variant == "test":
+        config = common.test_variant(config)
+    elif variant:
+        raise ValueError(
+            f"Unknown variant {variant!r} of paintings; expected 'imagenet' or 'test'.")
+    return config
