@@ -147,7 +147,9 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
         step.assign_add(1)
         current = int(step)
         check_finite(metrics, current)
-        if current % train_config.log_every == 0 or current == train_config.num_steps:
+        # Step 1 too: the losses of the untrained model are the baseline to compare.
+        if (current % train_config.log_every == 0
+                or current in (1, train_config.num_steps)):
             steps_per_second = window_steps / window_seconds
             metrics["speed/steps_per_second"] = steps_per_second
             metrics["speed/images_per_second"] = steps_per_second * batch_size

@@ -1,0 +1,343 @@
+r"""Speed benchmark: prints a table and writes JSON. Not a test: timings are noisy, so
+every figure that matters is also given as a ratio to a reference measured in the
+same process.
+
+    python -m experiments.benchmark --output=benchmark.json          # full, ~10 min
+    python -m experiments.benchmark --quick --output=/tmp/bench.json  # ~1 min
+
+Sections:
+  machine     measured conv (3x3, 128->128) and matmul GFLOP/s: the machine's limit.
+  generator   our G (each size variant) forward and forward+backward: images/s and
+              achieved GFLOP/s at 256 and 512, and the same for a plain instance-norm
+              Johnson et al. (2016) net of equal widths built here (the reference a
+              user would otherwise pick), as the ratio ours / reference.
+  train_step  the full GAN step (G + D + R1 + VGG losses) images/s, achieved GFLOP/s,
+              and its split: input wait, G, D, VGG.
+  inference   ms per image at 256 ... 2048 and the process's peak RSS after each.
+  precision   fp32 vs XLA (jit_compile) vs mixed_bfloat16 for G and the train step.
+
+FLOPs are counted by the TF profiler (`float_operation`) on the traced graph of each
+function (forward, or forward + gradients), so no hand count can drift from the
+model.
+"""
+import json
+import os
+import resource
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+from keras import layers  # noqa: E402
+from tensorflow.python.profiler import model_analyzer  # noqa: E402
+from tensorflow.python.profiler import option_builder  # noqa: E402
+
+from experiments import quickstart  # noqa: E402
+from models import generator as generator_lib  # noqa: E402
+from training import step as step_lib  # noqa: E402
+from training import summaries  # noqa: E402
+
+_OUTPUT = flags.DEFINE_string("output", "benchmark.json", "Where to write the JSON.")
+_QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run).")
+_MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0, "Time each figure at least this long.")
+
+
+def seconds_per_call(function, *args, min_seconds=None, min_calls=3):
+    """Median seconds of one call, after one warm-up call (which traces)."""
+    function(*args)
+    min_seconds = _MIN_SECONDS.value if min_seconds is None else min_seconds
+    times, started = [], time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - started < min_seconds:
+        begin = time.perf_counter()
+        outputs = function(*args)
+        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, outputs)
+        times.append(time.perf_counter() - begin)
+    return float(np.median(times))
+
+
+def counted_flops(tf_function, *args):
+    """FLOPs of one call of a tf.function, from the profiler on its traced graph."""
+    graph = tf_function.get_concrete_function(*args).graph
+    options = option_builder.ProfileOptionBuilder(
+        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    return model_analyzer.profile(graph, options=options).total_float_ops
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(tf_function, *args):
+    seconds = seconds_per_call(tf_function, *args)
+    flops = counted_flops(tf_function, *args)
+    return {"seconds": seconds, "gflops": flops / 1e9, "gflop_per_s": flops / seconds / 1e9}
+
+
+# --------------------------------------------------------------------------- machine
+
+def machine_peak():
+    x = tf.random.normal((8, 64, 64, 128))
+    kernel = tf.Variable(tf.random.normal((3, 3, 128, 128)) * 0.05)
+    conv = tf.function(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"))
+
+    @tf.function
+    def conv_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.nn.conv2d(x, kernel, 1, "SAME"))
+        return tape.gradient(y, [x, kernel])
+
+    a = tf.random.normal((2048, 2048))
+    matmul = tf.function(lambda a: tf.matmul(a, a))
+    return {"conv3x3_forward": measure(conv, x),
+            "conv3x3_forward_backward": measure(conv_backward, x),
+            "matmul_2048": measure(matmul, a)}
+
+
+# --------------------------------------------------------------------------- generators
+
+class InstanceNorm(layers.Layer):
+    """Plain affine instance norm: the reference net's normalisation."""
+
+    def build(self, shape):
+        self.gamma = self.add_weight(shape=(shape[-1],), initializer="ones")
+        self.beta = self.add_weight(shape=(shape[-1],), initializer="zeros")
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(variance + 1e-5) * self.gamma + self.beta
+
+
+def reference_net(variant_name):
+    """Johnson et al. (2016) transformer net with G's widths and plain instance norm."""
+    hp = generator_lib.variant(variant_name)
+    width = hp["width"]
+
+    def conv_norm(x, filters, kernel, stride=1, relu=True):
+        x = generator_lib.ReflectionPad(kernel // 2)(x)
+        x = InstanceNorm()(layers.Conv2D(filters, kernel, stride, use_bias=False)(x))
+        return layers.ReLU()(x) if relu else x
+
+    image = keras.Input((None, None, 3))
+    x = conv_norm(image, width, 9)
+    x = conv_norm(x, 2 * width, 3, 2)
+    x = conv_norm(x, 4 * width, 3, 2)
+    for _ in range(hp["residual_blocks"]):
+        x = layers.Add()([x, conv_norm(conv_norm(x, 4 * width, 3), 4 * width, 3,
+                                       relu=False)])
+    for filters in (2 * width, width):
+        x = conv_norm(layers.UpSampling2D(2)(x), filters, 3)
+    x = layers.Conv2D(3, 9, padding="same", activation="sigmoid")(x)
+    return keras.Model(image, x, name="reference")
+
+
+def forward_and_backward(model, jit_compile=False):
+    forward = tf.function(lambda *inputs: model(list(inputs) if len(inputs) > 1
+                                                else inputs[0]), jit_compile=jit_compile)
+
+    @tf.function(jit_compile=jit_compile)
+    def backward(*inputs):
+        with tf.GradientTape() as tape:
+            output = model(list(inputs) if len(inputs) > 1 else inputs[0])
+            loss = tf.reduce_mean(tf.cast(output, tf.float32))
+        return tape.gradient(loss, model.trainable_variables)
+
+    return forward, backward
+
+
+def generator_inputs(batch, size, code_dim, ours):
+    image = tf.random.uniform((batch, size, size, 3))
+    return (image, tf.random.normal((batch, 1, 1, code_dim))) if ours else (image,)
+
+
+def time_network(model, batch, size, code_dim, ours, jit_compile=False):
+    forward, backward = forward_and_backward(model, jit_compile)
+    inputs = generator_inputs(batch, size, code_dim, ours)
+    result = {}
+    for name, function in (("forward", forward), ("forward_backward", backward)):
+        figures = measure(function, *inputs)
+        figures["images_per_s"] = batch / figures["seconds"]
+        result[name] = figures
+    return result
+
+
+def generators(variants, sizes, code_dim=64):
+    results = {}
+    for variant_name in variants:
+        ours = generator_lib.build_generator(variant_name, code_dim)
+        reference = reference_net(variant_name)
+        for size in sizes:
+            batch = max(1, (256 // size) ** 2 * 4)
+            mine = time_network(ours, batch, size, code_dim, ours=True)
+            theirs = time_network(reference, batch, size, code_dim, ours=False)
+            results[f"{variant_name}@{size}"] = {
+                "batch": batch, "ours": mine, "reference": theirs,
+                "ratio_images_per_s": {k: mine[k]["images_per_s"] / theirs[k]["images_per_s"]
+                                       for k in mine}}
+    return results
+
+
+# --------------------------------------------------------------------------- train step
+
+def train_step_figures(config, jit_compile=False):
+    """Full step on a fixed in-memory batch, its parts, and the real pipeline's wait."""
+    from data import pipeline, samples  # noqa: PLC0415  (only this section needs data)
+    batch_size, size = config.train.batch_size, config.data.image_size
+    models = step_lib.build_models(config.model, config.optim, num_styles=4)
+    features = step_lib.build_feature_extractor(config.vgg)
+    replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
+                                              batch_size)
+    strategy = tf.distribute.get_strategy()
+    step = step_lib.make_distributed_step(strategy, replica_step)
+    if jit_compile:
+        step = tf.function(step.python_function, jit_compile=True)
+    batch = {"content": tf.random.uniform((batch_size, size, size, 3)),
+             "style": tf.random.uniform((batch_size, size, size, 3)),
+             "style_id": tf.zeros((batch_size,), tf.int32)}
+    in_memory = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    figures = {"batch": batch_size, "image_size": size}
+    figures["step"] = measure(step, in_memory, True)
+    figures["step"]["images_per_s"] = batch_size / figures["step"]["seconds"]
+    if jit_compile:
+        return figures
+    content_dir, style_dir = samples.write_demo_data("/tmp/stylefusion_benchmark_data")
+    dataset, _ = pipeline.make_dataset(content_dir, style_dir, size, batch_size, seed=0)
+    real = iter(dataset)
+    with_pipeline = seconds_per_call(step, real, True)
+    figures["input_wait_fraction"] = max(0.0, with_pipeline - figures["step"]["seconds"]) \
+        / with_pipeline
+    figures["parts_seconds"] = step_parts(models, features, batch)
+    return figures
+
+
+def step_parts(models, features, batch):
+    """Seconds of each part of the step, timed as separate functions."""
+    content, style, ids = batch["content"], batch["style"], batch["style_id"]
+    code_map = generator_lib.as_code_map(models.bank(ids))
+    codes = models.bank(ids)
+
+    @tf.function
+    def g_part():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(models.generator([content, code_map], training=True))
+        return tape.gradient(loss, models.generator.trainable_variables)
+
+    @tf.function
+    def d_part():
+        from losses import adversarial  # noqa: PLC0415
+        with tf.GradientTape() as tape:
+            fake = models.discriminator([content, codes], training=True)
+            real, r1 = adversarial.real_logits_and_r1(models.discriminator, style, codes)
+            loss = tf.reduce_mean(fake) + tf.reduce_mean(real) + tf.reduce_mean(r1)
+        return tape.gradient(loss, models.discriminator.trainable_variables)
+
+    @tf.function
+    def vgg_part():
+        with tf.GradientTape() as tape:
+            tape.watch(content)
+            targets = features(tf.concat([content, style], 0))
+            outputs = features(content)
+            loss = tf.add_n([tf.reduce_mean(v) for v in outputs.values()])
+        return tape.gradient(loss, content), targets
+
+    return {name: seconds_per_call(function) for name, function in
+            (("G", g_part), ("D", d_part), ("VGG", vgg_part))}
+
+
+# --------------------------------------------------------------------------- inference
+
+def inference(sizes, variant_name="small", code_dim=64):
+    generator = generator_lib.build_generator(variant_name, code_dim)
+    run = tf.function(lambda x, c: generator([x, c]))
+    results = {}
+    for size in sizes:
+        image = tf.random.uniform((1, size, size, 3))
+        code = tf.random.normal((1, 1, 1, code_dim))
+        seconds = seconds_per_call(run, image, code, min_calls=2,
+                                   min_seconds=min(_MIN_SECONDS.value, 1.0))
+        results[str(size)] = {"ms_per_image": 1000 * seconds,
+                              "peak_rss_mb_so_far": peak_rss_mb()}
+    return results
+
+
+# --------------------------------------------------------------------------- precision
+
+def precision(variant_name, size, config):
+    results = {}
+    for mode in ("fp32", "xla", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(
+            "mixed_bfloat16" if mode == "mixed_bfloat16" else "float32")
+        try:
+            model = generator_lib.build_generator(variant_name, 64)
+            generator = time_network(model, 4, size, 64, ours=True,
+                                     jit_compile=(mode == "xla"))
+            step = (train_step_figures(config, jit_compile=(mode == "xla"))["step"]
+                    if mode != "mixed_bfloat16" else None)
+            results[mode] = {"generator": generator, "train_step": step}
+        except Exception as error:  # noqa: BLE001  (a mode that fails is a result)
+            results[mode] = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    return results
+
+
+def print_summary(report):
+    machine = report["machine"]
+    print("machine: conv3x3 fwd %.0f GFLOP/s, fwd+bwd %.0f GFLOP/s, matmul %.0f GFLOP/s"
+          % (machine["conv3x3_forward"]["gflop_per_s"],
+             machine["conv3x3_forward_backward"]["gflop_per_s"],
+             machine["matmul_2048"]["gflop_per_s"]))
+    print(f"{'generator':14} {'pass':17} {'ours img/s':>10} {'GFLOP/s':>8} "
+          f"{'ref img/s':>10} {'ours/ref':>8}")
+    for key, entry in report["generator"].items():
+        for name in ("forward", "forward_backward"):
+            print(f"{key:14} {name:17} {entry['ours'][name]['images_per_s']:10.2f} "
+                  f"{entry['ours'][name]['gflop_per_s']:8.0f} "
+                  f"{entry['reference'][name]['images_per_s']:10.2f} "
+                  f"{entry['ratio_images_per_s'][name]:8.2f}")
+    step = report["train_step"]
+    print("train step (%dx%d, batch %d): %.2f img/s, %.0f GFLOP/s (%.0f%% of conv "
+          "fwd+bwd peak), input wait %.1f%%, parts (s): %s" % (
+              step["image_size"], step["image_size"], step["batch"],
+              step["step"]["images_per_s"], step["step"]["gflop_per_s"],
+              100 * step["step"]["gflop_per_s"]
+              / machine["conv3x3_forward_backward"]["gflop_per_s"],
+              100 * step["input_wait_fraction"],
+              {k: round(v, 3) for k, v in step["parts_seconds"].items()}))
+    for size, entry in report["inference"].items():
+        print(f"inference {size}x{size}: {entry['ms_per_image']:.0f} ms/image, "
+              f"peak RSS so far {entry['peak_rss_mb_so_far']:.0f} MB")
+    for mode, entry in report["precision"].items():
+        if "error" in entry:
+            print(f"precision {mode}: {entry['error']}")
+            continue
+        step_text = ("-" if entry["train_step"] is None else
+                     f"{entry['train_step']['images_per_s']:.2f}")
+        print(f"precision {mode}: G fwd+bwd "
+              f"{entry['generator']['forward_backward']['images_per_s']:.2f} img/s, "
+              f"train step {step_text} img/s")
+
+
+def main(argv):
+    del argv
+    quick = _QUICK.value
+    config = quickstart.get_config()
+    config.data.image_size = 128 if quick else 256
+    report = {"tensorflow": tf.__version__, "keras": keras.__version__,
+              "cpu_count": os.cpu_count(), "quick": quick}
+    report["machine"] = machine_peak()
+    report["generator"] = generators(["small"] if quick else ["small", "base"],
+                                     [128] if quick else [256, 512])
+    report["train_step"] = train_step_figures(config)
+    report["inference"] = inference([256, 512] if quick else [256, 512, 1024, 2048])
+    report["precision"] = precision("small", 128 if quick else 256, config)
+    print_summary(report)
+    summaries.write_json(_OUTPUT.value, report)
+    print(f"wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)
