@@ -60,6 +60,15 @@ def test_run_writes_checkpoint_config_events_samples_and_export(trained_run):
         "0000002.png", "0000003.png"]
 
 
+def test_run_files_are_readable_by_others(trained_run):
+    """Atomic writes go through mkstemp (mode 0600); the result must follow umask."""
+    _, workdir = trained_run
+    mode = os.stat(os.path.join(workdir, "config.json")).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+
+
 def test_export_reloads_in_safe_mode_and_matches(trained_run):
     config, workdir = trained_run
     generator, names, codes = export.load_export(workdir)

@@ -9,6 +9,12 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path, data):
     """Writes bytes to `path` via a temporary file + rename: never half-written."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -17,6 +23,8 @@ def write_atomically(path, data):
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
+        # mkstemp creates 0600; give the file the permissions open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
