@@ -23,6 +23,11 @@ def base_config():
     config.model.generator = "small"      # models/generator.py VARIANTS
     config.model.discriminator = "small"  # models/discriminator.py VARIANTS
     config.model.code_dim = 64
+    # Style encoder (any style image -> code, for unseen styles and `strength`): frozen
+    # VGG channel statistics at encoder_layers -> MLP. Off: runs train the bank only.
+    config.model.encoder = False
+    config.model.encoder_layers = ("block1_conv1", "block2_conv1", "block3_conv1")
+    config.model.encoder_mlp_width = 128
 
     config.vgg = ml_collections.ConfigDict()
     # "imagenet" (Keras download/cache), "random" (fixed seed), or a path to the
@@ -41,6 +46,21 @@ def base_config():
     config.loss.style_weight = 10.0
     config.loss.tv_weight = 1.0
     config.loss.r1_weight = 1.0
+    # Used only with model.encoder. Each example is conditioned on encoder(style image)
+    # instead of its bank code with probability encoder_prob, so G learns to paint from
+    # encoder codes; encoder_weight pulls encoder codes toward their style's bank code
+    # (loss/G/encoder, squared error).
+    config.loss.encoder_prob = 0.5
+    config.loss.encoder_weight = 1.0
+    # With probability identity_prob an example's style is its own content image, coded
+    # by the encoder, and G is asked to give the content back (loss/G/identity, L1):
+    # this is what makes strength 0 (the content's own code) return the content.
+    config.loss.identity_prob = 0.25
+    config.loss.identity_weight = 1.0
+    # Fusion-aware training: with probability mix_prob an example is painted with a
+    # random convex mix of its code and its batch neighbour's, against the same mix of
+    # their Gram targets, so blends are learned rather than extrapolated. 0 = off.
+    config.loss.mix_prob = 0.0
 
     config.optim = ml_collections.ConfigDict()
     config.optim.g_lr = 1e-4   # the method's Adam learning rate, for both players
@@ -58,6 +78,8 @@ def base_config():
     config.train.keep_checkpoints = 3
     config.train.sample_contents = 3      # rows of the sample grid
     config.train.sample_styles = 8        # at most this many columns
+    # export/saved_model (TF serving signatures) beside generator.keras; ~7 s of tracing.
+    config.train.export_saved_model = True
 
     config.strategy = ml_collections.ConfigDict()
     config.strategy.name = "auto"         # training/strategy.py STRATEGIES
@@ -74,6 +96,8 @@ def test_variant(config):
     config.vgg.weights = "random"
     config.vgg.content_layers = ("block2_conv2",)
     config.vgg.style_layers = ("block1_conv1", "block2_conv1")
+    config.model.encoder_layers = ("block1_conv1", "block2_conv1")
+    config.model.encoder_mlp_width = 16
     config.train.batch_size = 2
     config.train.num_steps = 3
     config.train.log_every = 1
@@ -81,4 +105,5 @@ def test_variant(config):
     config.train.checkpoint_every = 2
     config.train.sample_contents = 2
     config.train.sample_styles = 2
+    config.train.export_saved_model = False
     return config

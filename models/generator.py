@@ -12,7 +12,13 @@ fused by fusing codes.
 Images are float32 RGB in [0, 1], inputs and outputs alike. The code input is a *code
 map* of shape [B, h, w, code_dim]: a uniform style is a 1x1 map (broadcast over the
 image), a spatially fused style is a map at any resolution (resized to each layer).
+An optional third input, a *fine* code map, conditions the decoder (the upsampling
+layers: colour and fine texture) while the code conditions the stem, the stride-2
+layers and the residual blocks (structure): layer fusion. Without it, one code
+conditions every layer, so `generator([image, code])` keeps working.
 """
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import layers, ops
@@ -66,11 +72,20 @@ class ConditionalInstanceNorm(layers.Layer):
     def __init__(self, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = epsilon
+        # Eager-only hooks for tiled inference (see norm_statistics): record the
+        # statistics of each call, or use given ones instead of the input's own.
+        self._recorded_statistics = None
+        self._fixed_statistics = None
 
     def call(self, inputs):
         x, modulation = inputs
         gamma, beta = ops.split(modulation, 2, axis=-1)
-        mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
+        if self._fixed_statistics is not None:
+            mean, variance = self._fixed_statistics
+        else:
+            mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
+        if self._recorded_statistics is not None:
+            self._recorded_statistics.append((mean, variance))
         scale = (1.0 + gamma) * ops.rsqrt(variance + self.epsilon)
         return x * scale + (beta - mean * scale)
 
@@ -95,6 +110,31 @@ class ResizeCodeMap(layers.Layer):
     def compute_output_shape(self, input_shapes):
         code_shape, features_shape = input_shapes
         return (code_shape[0], None, None, code_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
+class SelectFineCode(layers.Layer):
+    """The fine code map when one is given, else the (coarse) code map."""
+
+    def call(self, code_map, fine_code_map=None):
+        return code_map if fine_code_map is None else fine_code_map
+
+    def compute_output_shape(self, code_map_shape, fine_code_map_shape=None):
+        return code_map_shape
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
+class Generator(keras.Model):
+    """The functional generator, callable as [image, code] or [image, code, fine_code].
+
+    Keras checks a functional model's input count before its optional inputs are
+    filled in, so a two-element call is completed with fine_code=None here.
+    """
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 2:
+            inputs = [inputs[0], inputs[1], None]
+        return super().__call__(inputs, *args, **kwargs)
 
 
 class _Modulation:
@@ -130,19 +170,22 @@ def _conv_norm(x, code_map, modulation, filters, kernel, stride=1, relu=True,
 
 
 def build_generator(variant_name="base", code_dim=64, name="generator"):
-    """Builds G as a functional Keras model: [image, code_map] -> image.
+    """Builds G as a functional Keras model: [image, code_map(, fine_code_map)] -> image.
 
     Args:
       variant_name: a key of VARIANTS.
       code_dim: length of a style code.
     Returns:
-      keras.Model taking images [B, H, W, 3] in [0, 1] (H, W divisible by STRIDE) and
-      code maps [B, h, w, code_dim], returning images [B, H, W, 3] in [0, 1].
+      Generator taking images [B, H, W, 3] in [0, 1] (H, W divisible by STRIDE), code
+      maps [B, h, w, code_dim] and optionally fine code maps of the same layout for the
+      decoder layers, returning images [B, H, W, 3] in [0, 1].
     """
     hp = variant(variant_name)
     width = hp["width"]
     image = keras.Input((None, None, 3), name="image")
     code_map = keras.Input((None, None, code_dim), name="code")
+    fine_code_input = keras.Input((None, None, code_dim), name="fine_code",
+                                  optional=True)
     modulation = _Modulation(hp["mlp_width"])
 
     x = _conv_norm(image, code_map, modulation, width, 9, name="stem")
@@ -153,13 +196,51 @@ def build_generator(variant_name="base", code_dim=64, name="generator"):
         y = _conv_norm(y, code_map, modulation, 4 * width, 3, relu=False,
                        name=f"res{i}_b")
         x = layers.Add(name=f"res{i}_add")([x, y])
+    fine_code_map = SelectFineCode(name="fine_code_select")(code_map, fine_code_input)
     for i, filters in enumerate([2 * width, width], start=1):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
-        x = _conv_norm(x, code_map, modulation, filters, 3, name=f"up{i}")
+        x = _conv_norm(x, fine_code_map, modulation, filters, 3, name=f"up{i}")
     x = _conv(x, 3, 9, name="to_rgb")
     # Sigmoid in float32 keeps the [0, 1] output exact under mixed precision.
     output = layers.Activation("sigmoid", dtype="float32", name="output")(x)
-    return keras.Model([image, code_map], output, name=name)
+    return Generator([image, code_map, fine_code_input], output, name=name)
+
+
+def _norm_layers(generator):
+    return [layer for layer in generator.layers
+            if isinstance(layer, ConditionalInstanceNorm)]
+
+
+@contextlib.contextmanager
+def recorded_norm_statistics(generator):
+    """Yields a dict filled, on the next eager call, with each conditional norm's
+    (mean, variance) by layer name."""
+    statistics = {}
+    layers_ = _norm_layers(generator)
+    for layer in layers_:
+        layer._recorded_statistics = []
+    try:
+        yield statistics
+    finally:
+        for layer in layers_:
+            if layer._recorded_statistics:
+                statistics[layer.name] = layer._recorded_statistics[-1]
+            layer._recorded_statistics = None
+
+
+@contextlib.contextmanager
+def fixed_norm_statistics(generator, statistics):
+    """Eager calls inside use the given per-layer (mean, variance) instead of each
+    input's own: tiles of one image then share the whole image's normalisation, so
+    their instance norms agree and no seam appears between them."""
+    layers_ = _norm_layers(generator)
+    for layer in layers_:
+        layer._fixed_statistics = statistics[layer.name]
+    try:
+        yield
+    finally:
+        for layer in layers_:
+            layer._fixed_statistics = None
 
 
 def as_code_map(codes):

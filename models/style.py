@@ -1,12 +1,16 @@
-"""Style codes: the bank of learned codes, and fusion in code space.
+"""Style codes: the bank of learned codes, the style encoder, and fusion in code space.
 
 Every style lives in one shared code space. Fusing styles is done on codes only
 (DESIGN.md: one mechanism, many controls): the generator never knows whether the code
-it gets is one painting's or a blend.
+it gets is one painting's, the encoder's reading of an unseen painting, or a blend.
 """
 import keras
 import numpy as np
 from keras import layers, ops
+
+# VGG19 layers whose channel statistics the encoder reads, by default: the texture
+# scales the Gram style loss also looks at.
+ENCODER_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
@@ -65,3 +69,46 @@ def mix(codes, weights):
     codes = ops.convert_to_tensor(codes, "float32")
     weights = validate_weights(weights, codes.shape[0])
     return ops.tensordot(ops.convert_to_tensor(weights), codes, axes=1)
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
+class ChannelStatistics(layers.Layer):
+    """Features [B, H, W, C] -> [B, 2C]: log(1 + mean) and log(1 + std) per channel.
+
+    Means and stds over space are the AdaIN view of style (Huang & Belongie 2017) and do
+    not depend on the image size. VGG features are ReLU outputs (>= 0) whose scale spans
+    orders of magnitude (random weights: up to ~1e3), so log1p keeps the MLP's inputs
+    near unit scale whatever the weights.
+    """
+
+    def call(self, features):
+        mean, variance = ops.moments(features, axes=[1, 2])
+        std = ops.sqrt(variance + 1e-5)
+        return ops.concatenate([ops.log1p(ops.relu(mean)), ops.log1p(std)], axis=-1)
+
+    def compute_output_shape(self, features_shape):
+        return (features_shape[0], 2 * features_shape[-1])
+
+
+def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
+                        name="style_encoder"):
+    """Style encoder E: images [B, H, W, 3] in [0, 1] -> codes [B, code_dim].
+
+    Statistics of frozen VGG features -> a two-layer MLP, so any image (a painting
+    never trained on, or the content photo itself, for `strength`) gets a code in the
+    bank's space. Training pulls E(style image) toward the bank code of its style.
+
+    Args:
+      feature_extractor: a frozen models.vgg feature model (dict of layer outputs);
+        every one of its outputs is read.
+      code_dim: length of a style code (the bank's).
+      mlp_width: hidden width of the MLP.
+    """
+    images = keras.Input((None, None, 3), name="style_image")
+    features = feature_extractor(images)
+    statistics = [ChannelStatistics(name=f"statistics_{layer}")(features[layer])
+                  for layer in sorted(features)]
+    x = layers.Concatenate(name="statistics")(statistics)
+    x = layers.Dense(mlp_width, activation="relu", name="encoder_hidden")(x)
+    codes = layers.Dense(code_dim, name="encoder_code")(x)
+    return keras.Model(images, codes, name=name)

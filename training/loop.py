@@ -95,13 +95,15 @@ def train_and_evaluate(config, workdir):
     _save_run_files(config, workdir, style_names)
 
     with strategy.scope():
-        models = step_lib.build_models(config.model, config.optim, len(style_names))
+        models = step_lib.build_models(config.model, config.optim, len(style_names),
+                                       vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(
         generator=models.generator, discriminator=models.discriminator,
         bank=models.bank, g_optimizer=models.g_optimizer,
-        d_optimizer=models.d_optimizer, step=step)
+        d_optimizer=models.d_optimizer, step=step,
+        **({"encoder": models.encoder} if models.encoder is not None else {}))
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, "checkpoints"),
         max_to_keep=config.train.keep_checkpoints)
@@ -128,7 +130,10 @@ def train_and_evaluate(config, workdir):
                     sample_images, workdir)
     writer.flush()
     export.export_generator(os.path.join(workdir, "export"), models.generator,
-                            models.bank, style_names)
+                            models.bank, style_names, encoder=models.encoder,
+                            encoder_image_size=(data_config.style_resize
+                                                or data_config.image_size),
+                            saved_model=config.train.get("export_saved_model", True))
     logging.info("Exported the generator to %s.", os.path.join(workdir, "export"))
     return models
 

@@ -18,11 +18,16 @@ class Models:
     bank: style_lib.StyleBank
     g_optimizer: keras.optimizers.Optimizer
     d_optimizer: keras.optimizers.Optimizer
+    encoder: keras.Model | None = None  # present when config.model.encoder
 
     @property
     def g_variables(self):
-        """G is trained together with the style codes it is conditioned on."""
-        return self.generator.trainable_variables + self.bank.trainable_variables
+        """G is trained together with the style codes it is conditioned on (and the
+        encoder that makes them from images)."""
+        variables = self.generator.trainable_variables + self.bank.trainable_variables
+        if self.encoder is not None:
+            variables += self.encoder.trainable_variables
+        return variables
 
 
 def _adam(optim_config, learning_rate, name):
@@ -30,24 +35,40 @@ def _adam(optim_config, learning_rate, name):
                                  beta_2=optim_config.beta_2, name=name)
 
 
-def build_models(model_config, optim_config, num_styles):
-    """Creates G, D, the style bank and both optimizers.
+def build_models(model_config, optim_config, num_styles, vgg_config=None):
+    """Creates G, D, the style bank, the style encoder (if model.encoder) and both
+    optimizers.
 
     Call under `strategy.scope()`. The optimizers are built here, in the scope, so
     their slots are mirrored like the weights (a Keras 3 optimizer built lazily inside
-    the replica step fails under MirroredStrategy).
+    the replica step fails under MirroredStrategy). The encoder's frozen VGG uses the
+    weights of `vgg_config`, required when model.encoder is on.
     """
     generator = generator_lib.build_generator(model_config.generator,
                                               model_config.code_dim)
     discriminator = discriminator_lib.build_discriminator(model_config.discriminator,
                                                           model_config.code_dim)
     bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
+    encoder = (build_encoder(model_config, vgg_config)
+               if model_config.get("encoder", False) else None)
     models = Models(generator, discriminator, bank,
                     _adam(optim_config, optim_config.g_lr, "g_adam"),
-                    _adam(optim_config, optim_config.d_lr, "d_adam"))
+                    _adam(optim_config, optim_config.d_lr, "d_adam"), encoder)
     models.g_optimizer.build(models.g_variables)
     models.d_optimizer.build(discriminator.trainable_variables)
     return models
+
+
+def build_encoder(model_config, vgg_config):
+    """The style encoder of `model_config`, reading VGG features of `vgg_config`."""
+    if vgg_config is None:
+        raise ValueError("config.model.encoder is on but no config.vgg was given to "
+                         "build_models; pass vgg_config=config.vgg.")
+    features = vgg_lib.build_feature_extractor(
+        model_config.encoder_layers, weights=vgg_config.weights,
+        fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
+    return style_lib.build_style_encoder(features, model_config.code_dim,
+                                         model_config.encoder_mlp_width)
 
 
 def build_feature_extractor(vgg_config):
@@ -76,7 +97,7 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         return tf.nn.compute_average_loss(per_example,
                                           global_batch_size=global_batch_size)
 
-    def perceptual_terms(content, style, fake):
+    def perceptual_terms(content, style, fake, mix_weights):
         # Targets need no gradient: one VGG pass over content and style together.
         targets = feature_extractor(tf.concat([content, style], axis=0))
         batch = tf.shape(content)[0]
@@ -84,29 +105,66 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         content_term = sum(
             perceptual.content_loss(fake_features[name], targets[name][:batch])
             for name in content_layers)
+        target_grams = perceptual.gram_matrices([tf.stop_gradient(targets[n][batch:])
+                                                 for n in style_layers])
+        if mix_weights is not None:
+            target_grams = [mix_with_neighbour(gram, mix_weights)
+                            for gram in target_grams]
         style_term = perceptual.style_loss(
             perceptual.gram_matrices([fake_features[n] for n in style_layers]),
-            perceptual.gram_matrices([tf.stop_gradient(targets[n][batch:])
-                                      for n in style_layers]))
+            target_grams)
         return {"content": content_term, "style": style_term,
                 "tv": perceptual.total_variation(fake)}
+
+    def encoder_codes(content, style, bank_codes):
+        """Swaps in encoder codes (and, for identity examples, the content as its
+        own style); returns (codes, style images, loss terms, identity mask)."""
+        batch = tf.shape(content)[0]
+        identity = tf.random.uniform([batch]) < loss_config.identity_prob
+        use_encoder = tf.random.uniform([batch]) < loss_config.encoder_prob
+        style = tf.where(identity[:, None, None, None], content, style)
+        codes_from_images = models.encoder(style, training=True)
+        codes = tf.where((identity | use_encoder)[:, None], codes_from_images,
+                         bank_codes)
+        # The bank is the reference the encoder learns to hit, not the other way round.
+        pull = tf.reduce_mean(tf.square(codes_from_images
+                                        - tf.stop_gradient(bank_codes)), axis=1)
+        terms = {"encoder": average(tf.where(identity, 0.0, pull))}
+        return codes, style, terms, identity
 
     def replica_step(batch, adversarial_stage):
         content, style, style_ids = batch["content"], batch["style"], batch["style_id"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             codes = models.bank(style_ids)
+            encoder_terms, identity, mix_weights = {}, None, None
+            if models.encoder is not None:
+                codes, style, encoder_terms, identity = encoder_codes(
+                    content, style, codes)
+            real_codes = codes
+            if loss_config.get("mix_prob", 0.0) > 0:
+                mix_weights = random_mix_weights(tf.shape(content)[0],
+                                                 loss_config.mix_prob)
+                codes = mix_with_neighbour(codes, mix_weights)
             fake = models.generator([content, generator_lib.as_code_map(codes)],
                                     training=True)
             g_terms = {k: average(v) for k, v in
-                       perceptual_terms(content, style, fake).items()}
+                       perceptual_terms(content, style, fake, mix_weights).items()}
             g_total = (loss_config.content_weight * g_terms["content"]
                        + loss_config.style_weight * g_terms["style"]
                        + loss_config.tv_weight * g_terms["tv"])
+            if encoder_terms:
+                g_terms.update(encoder_terms)
+                g_terms["identity"] = average(tf.where(
+                    identity, tf.reduce_mean(tf.abs(fake - content), axis=[1, 2, 3]),
+                    0.0))
+                g_total += (loss_config.encoder_weight * g_terms["encoder"]
+                            + loss_config.identity_weight * g_terms["identity"])
             metrics = {}
             if adversarial_stage:
                 fake_logits = models.discriminator([fake, codes], training=True)
+                # Real images are judged with their own (unmixed) codes.
                 real_logits, r1 = adversarial.real_logits_and_r1(
-                    models.discriminator, style, codes)
+                    models.discriminator, style, real_codes)
                 g_terms["adv"] = average(adversarial.generator_loss(
                     fake_logits, loss_config.adversarial))
                 g_total += loss_config.adv_weight * g_terms["adv"]
@@ -130,6 +188,23 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         return metrics
 
     return replica_step
+
+
+def random_mix_weights(batch_size, mix_prob):
+    """Per-example weight t of an example's own style: 1 (no mix) or, with probability
+    mix_prob, uniform in [0, 1]."""
+    mixed = tf.random.uniform([batch_size]) < mix_prob
+    return tf.where(mixed, tf.random.uniform([batch_size]), 1.0)
+
+
+def mix_with_neighbour(values, weights):
+    """t * values + (1 - t) * (the batch neighbour's values), per example.
+
+    Codes and Gram targets are mixed with the same t, so a blended code is trained
+    toward the blended style statistics.
+    """
+    weights = tf.reshape(weights, [-1] + [1] * (len(values.shape) - 1))
+    return weights * values + (1.0 - weights) * tf.roll(values, shift=1, axis=0)
 
 
 def make_distributed_step(strategy, replica_step):

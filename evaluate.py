@@ -1,0 +1,72 @@
+r"""Evaluates a trained model (and baselines) on every content x style pair.
+
+    python evaluate.py --model=runs/quickstart --output=runs/quickstart/eval \
+        --method=ours,identity,gatys
+    python evaluate.py --model=runs/my_styles --content_dir=/path/to/photos \
+        --output=/tmp/eval --vgg_weights=imagenet --fusion_pair=monet,vangogh
+
+Writes metrics.json (settings, the classifier's ceiling, per-method summaries, the
+fusion path), metrics.csv (one row per method, content and style), grid_<method>.png
+and fusion_ours.png into --output, and prints a markdown table. With a workdir as
+--model, the content/style folders, image size, VGG weights and layers and the loss
+weights default to the run's config.json. See README "Evaluate" for the metrics.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_MODEL = flags.DEFINE_string("model", "", "A run's workdir or export folder (required "
+                             "for --method=ours).")
+_CONTENT_DIR = flags.DEFINE_string("content_dir", "", "Content photos (recursive); "
+                                   "default: the run's content folder.")
+_STYLE_DIR = flags.DEFINE_string("style_dir", "", "Style folder (one style per "
+                                 "sub-folder or loose image, named as in the model's "
+                                 "bank); default: the run's style folder.")
+_OUTPUT = flags.DEFINE_string("output", None, "Folder for metrics.json, metrics.csv "
+                              "and the PNG grids.")
+_METHOD = flags.DEFINE_list("method", ["ours"], "Methods to evaluate: ours, identity, "
+                            "gatys (comma-separated).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 0, "Side of the square content crops; "
+                                   "0: the run's data.image_size (256 without a run).")
+_VGG_WEIGHTS = flags.DEFINE_string("vgg_weights", "", "imagenet, random, or a VGG19 "
+                                   "weights file; default: the run's vgg.weights.")
+_GATYS_STEPS = flags.DEFINE_integer("gatys_steps", 100, "Adam steps of the gatys "
+                                    "baseline per pair.")
+_GATYS_LEARNING_RATE = flags.DEFINE_float("gatys_learning_rate", 0.02,
+                                          "Adam learning rate of the gatys baseline.")
+_FUSION_PAIR = flags.DEFINE_list("fusion_pair", [], "Two style names for the fusion "
+                                 "path; default: the first two styles.")
+_FUSION_CONTENTS = flags.DEFINE_integer("fusion_contents", 4, "Contents on the fusion "
+                                        "path.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 4, "Pairs per batch.")
+_CROPS_PER_STYLE = flags.DEFINE_integer("crops_per_style", 32, "Style crops training "
+                                        "the classifier (half as many held back).")
+_MAX_CONTENTS = flags.DEFINE_integer("max_contents", 0, "Use only the first N content "
+                                     "images (0: all).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the style crops.")
+flags.mark_flag_as_required("output")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # Imported here so --help answers without loading TensorFlow.
+    from evaluation import evaluator
+    options = evaluator.Options(
+        output=_OUTPUT.value, model=_MODEL.value, content_dir=_CONTENT_DIR.value,
+        style_dir=_STYLE_DIR.value, methods=tuple(_METHOD.value),
+        image_size=_IMAGE_SIZE.value, vgg_weights=_VGG_WEIGHTS.value,
+        gatys_steps=_GATYS_STEPS.value, gatys_learning_rate=_GATYS_LEARNING_RATE.value,
+        fusion_pair=tuple(_FUSION_PAIR.value), fusion_contents=_FUSION_CONTENTS.value,
+        batch_size=_BATCH_SIZE.value, crops_per_style=_CROPS_PER_STYLE.value,
+        max_contents=_MAX_CONTENTS.value, seed=_SEED.value)
+    results, rows = evaluator.evaluate(options)
+    evaluator.write_results(options.output, results, rows)
+    print(evaluator.markdown_table(results))
+    print(f"Wrote metrics.json and metrics.csv to {options.output}.")
+
+
+if __name__ == "__main__":
+    app.run(main)

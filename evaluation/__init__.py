@@ -1,0 +1,1 @@
+"""Evaluation of stylization methods: metrics, style classifier, baselines, runner."""

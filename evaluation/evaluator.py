@@ -1,0 +1,674 @@
+"""evaluate(options): stylize every content x style pair with each method and measure.
+
+The steps, in order:
+  1. settings: the run's config.json (when --model is a workdir or its export) gives
+     the VGG weights and layers, loss weights, image size and style folder, so
+     nothing is declared twice; explicit options override it;
+  2. real style data: per style, a target (Gram matrices and channel statistics of
+     its images, averaged) and random crops, on which the style classifier is trained
+     (held-back crops give its ceiling accuracy) and which are the reference set of
+     the Frechet distance;
+  3. per method (ours, identity, gatys): outputs for every pair in batches, timed;
+     per-pair content/style metrics; classifier posteriors and statistics vectors of
+     output tiles;
+  4. for "ours", a two-style fusion path (weights 0, 0.1, ..., 1);
+  5. metrics.json (settings + summaries), metrics.csv (one row per method and pair),
+     grid_<method>.png, and a printed markdown table.
+
+Classifier and Frechet-distance features are computed on crop_size tiles (half the
+image side by default) of outputs and style images alike, so both sides of every
+comparison have the same size; the style targets of the per-pair distances are
+full image_size centre crops, as in training.
+"""
+import csv
+import dataclasses
+import io
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from data import pipeline
+from evaluation import baselines, classifier as classifier_lib, metrics
+from experiments import common
+from losses import perceptual
+from models import generator as generator_lib
+from models import vgg as vgg_lib
+from training import export, summaries
+
+METHODS = ("ours", "identity", "gatys")
+FUSION_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
+# Columns of metrics.csv after method, content and style; also the summary keys.
+PAIR_METRICS = ("content_distance", "ssim_y", "gram_distance", "mean_std_distance",
+                "total_variation", "objective", "target_posterior")
+GRID_CONTENTS = 4
+
+
+@dataclasses.dataclass
+class Options:
+    """What to evaluate. Empty/zero values mean "from the run's config.json"."""
+    output: str
+    model: str = ""             # workdir or export folder; optional for baselines
+    content_dir: str = ""       # default: the run's content folder
+    style_dir: str = ""         # default: the run's style folder (the bank styles)
+    methods: tuple = ("ours",)
+    image_size: int = 0         # default: the run's data.image_size, else 256
+    vgg_weights: str = ""       # default: the run's vgg.weights, else "imagenet"
+    gatys_steps: int = 100
+    gatys_learning_rate: float = 0.02
+    fusion_pair: tuple = ()     # two style names; default: the first two styles
+    fusion_contents: int = 4
+    batch_size: int = 4
+    crops_per_style: int = 32   # classifier training crops; half as many held back
+    crop_size: int = 0          # default: image_size // 2
+    max_contents: int = 0       # 0 = every content image
+    max_style_images: int = 8   # images per style averaged into its target
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def find_run_config(model_path):
+    """(config dict, workdir) of the run holding `model_path`, or (None, None)."""
+    if not model_path:
+        return None, None
+    export_dir = export.resolve_export_dir(model_path)
+    for workdir in (model_path, os.path.dirname(os.path.abspath(export_dir))):
+        path = os.path.join(workdir, "config.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                return json.load(f), workdir
+    return None, None
+
+
+def resolve_settings(options):
+    """All settings of the evaluation as a plain dict (recorded in metrics.json)."""
+    unknown = sorted(set(options.methods) - set(METHODS))
+    if unknown or not options.methods:
+        raise ValueError(f"--method {list(options.methods)} has unknown or no methods "
+                         f"{unknown}; expected a list of {', '.join(METHODS)}.")
+    for name in ("batch_size", "gatys_steps", "fusion_contents", "max_style_images"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"--{name}={getattr(options, name)} must be at least 1.")
+    if options.crops_per_style < 2:
+        raise ValueError(f"--crops_per_style={options.crops_per_style} must be at least "
+                         f"2 (half as many crops are held back).")
+    if "ours" in options.methods and not options.model:
+        raise ValueError("--model is required to evaluate method 'ours'; expected a "
+                         "run's workdir or export folder.")
+    config, workdir = find_run_config(options.model)
+    defaults = common.base_config()
+    vgg = dict(config["vgg"]) if config else defaults.vgg.to_dict()
+    loss = dict(config["loss"]) if config else defaults.loss.to_dict()
+    train_size = config["data"]["image_size"] if config else 256
+    image_size = options.image_size or train_size
+    if image_size % generator_lib.STRIDE or image_size < 16:
+        raise ValueError(f"--image_size={image_size} must be at least 16 and divisible "
+                         f"by {generator_lib.STRIDE} (the generator's stride).")
+    crop_size = options.crop_size or image_size // 2
+    if not 8 <= crop_size <= image_size:
+        raise ValueError(f"--crop_size={crop_size} must be between 8 and the image "
+                         f"size {image_size}.")
+    style_resize = (config["data"]["style_resize"] or train_size) if config else \
+        image_size
+    settings = {
+        "model": os.path.abspath(options.model) if options.model else None,
+        "workdir": os.path.abspath(workdir) if workdir else None,
+        "methods": list(options.methods),
+        "content_dir": _content_dir(options, config, workdir),
+        "style_dir": _style_dir(options, config, workdir),
+        "image_size": image_size,
+        # Style images are shown at the training scale, rescaled with the image size.
+        "style_resize": max(image_size, round(style_resize * image_size / train_size)),
+        "crop_size": crop_size,
+        "vgg": {"weights": options.vgg_weights or vgg["weights"],
+                "fallback_to_random": bool(vgg.get("fallback_to_random", False)),
+                "seed": vgg["seed"], "content_layers": list(vgg["content_layers"]),
+                "style_layers": list(vgg["style_layers"])},
+        "loss_weights": {key: loss[key] for key in
+                         ("content_weight", "style_weight", "tv_weight")},
+        "gatys": {"steps": options.gatys_steps,
+                  "learning_rate": options.gatys_learning_rate},
+        "batch_size": options.batch_size, "crops_per_style": options.crops_per_style,
+        "max_contents": options.max_contents,
+        "max_style_images": options.max_style_images,
+        "fusion_pair": list(options.fusion_pair),
+        "fusion_contents": options.fusion_contents, "seed": options.seed,
+    }
+    _check_output(options.output, settings)
+    return settings
+
+
+def _content_dir(options, config, workdir):
+    if options.content_dir:
+        return os.path.abspath(options.content_dir)
+    if config is None:
+        raise ValueError("--content_dir is required when --model is not a run with a "
+                         "config.json.")
+    if config["data"]["demo"]:
+        return _demo_folder(workdir, "content")
+    return config["data"]["content_dir"]
+
+
+def _style_dir(options, config, workdir):
+    if options.style_dir:
+        return os.path.abspath(options.style_dir)
+    if config is None:
+        raise ValueError("--style_dir is required when --model is not a run with a "
+                         "config.json (whose data.style_dir holds the bank styles).")
+    if config["data"]["demo"]:
+        return _demo_folder(workdir, "styles")
+    return config["data"]["style_dir"]
+
+
+def _demo_folder(workdir, name):
+    folder = os.path.join(workdir, "demo_data", name)
+    if not os.path.isdir(folder):
+        raise ValueError(f"The run in {workdir} trained on demo data but {folder} is "
+                         f"missing; pass --content_dir and --style_dir, or regenerate "
+                         f"it with: python -m data.samples --output "
+                         f"{os.path.join(workdir, 'demo_data')}")
+    return folder
+
+
+def _check_output(output, settings):
+    """The output folder must not be inside a folder this evaluation reads images
+    from: its grid PNGs would become inputs of the next evaluation."""
+    output = os.path.abspath(output)
+    for key in ("content_dir", "style_dir"):
+        folder = os.path.abspath(settings[key])
+        if output == folder or output.startswith(folder + os.sep):
+            raise ValueError(f"--output={output} is inside the {key} {folder}; expected "
+                             f"a folder outside the input images.")
+
+
+# --------------------------------------------------------------------------- images
+
+
+def load_square(path, resize, size):
+    """Image resized on its short side to `resize`, centre-cropped to size x size."""
+    image = pipeline.resize_short_side(pipeline.decode_image(path), resize)
+    return np.asarray(tf.image.resize_with_crop_or_pad(image, size, size))
+
+
+def random_crops(image, crop_size, count, random_state):
+    """`count` random crop_size squares of an [H, W, 3] image, half of them flipped."""
+    height, width = image.shape[:2]
+    crops = []
+    for _ in range(count):
+        top = random_state.randint(0, height - crop_size + 1)
+        left = random_state.randint(0, width - crop_size + 1)
+        crop = image[top:top + crop_size, left:left + crop_size]
+        crops.append(crop[:, ::-1] if random_state.rand() < 0.5 else crop)
+    return crops
+
+
+def tiles(images, crop_size):
+    """Non-overlapping crop_size tiles of images [B, S, S, 3] -> [B * n * n, ...],
+    n = S // crop_size, tiles of one image consecutive."""
+    images = np.asarray(images)
+    count = images.shape[1] // crop_size
+    cropped = images[:, :count * crop_size, :count * crop_size]
+    grid = cropped.reshape(len(images), count, crop_size, count, crop_size, 3)
+    return grid.transpose(0, 1, 3, 2, 4, 5).reshape(-1, crop_size, crop_size, 3), \
+        count * count
+
+
+def split_held_back(files):
+    """(training files, held-back files) of one style. Every 4th image is held back
+    (at least one) when the style has several; a single image serves both, with
+    different random crops."""
+    if len(files) < 2:
+        return files, files
+    held_back = files[3::4] or files[-1:]
+    return [path for path in files if path not in held_back], held_back
+
+
+# --------------------------------------------------------------------------- style data
+
+
+class FeatureNetwork:
+    """The VGG19 feature extractor with the evaluation's layer lists."""
+
+    def __init__(self, vgg_settings):
+        self.content_layers = vgg_settings["content_layers"]
+        self.style_layers = vgg_settings["style_layers"]
+        self.model = vgg_lib.build_feature_extractor(
+            list(dict.fromkeys(self.content_layers + self.style_layers)),
+            weights=vgg_settings["weights"],
+            fallback_to_random=vgg_settings["fallback_to_random"],
+            seed=vgg_settings["seed"])
+        self.description = self.model.weights_description
+        self._call = tf.function(lambda images: self.model(images))
+
+    def __call__(self, images):
+        return self._call(tf.convert_to_tensor(images, tf.float32))
+
+    def style_features(self, features):
+        return [features[name] for name in self.style_layers]
+
+    def content_features(self, features):
+        return [features[name] for name in self.content_layers]
+
+    def statistics_vectors(self, images, batch_size=64):
+        """metrics.statistics_vectors over the style layers, in batches."""
+        return np.concatenate([
+            metrics.statistics_vectors(self.style_features(self(images[i:i + batch_size])))
+            for i in range(0, len(images), batch_size)])
+
+
+@dataclasses.dataclass
+class StyleData:
+    names: list
+    grams: list              # per style layer: [num_styles, C, C]
+    statistics: list         # per style layer: ([num_styles, C], [num_styles, C])
+    preview: np.ndarray      # [num_styles, S, S, 3]: first image of each style
+    classifier: classifier_lib.StyleClassifier
+    reference_vectors: np.ndarray   # every real crop, for the Frechet distance
+    classifier_report: dict
+
+
+def prepare_styles(settings, network):
+    """Targets, classifier and Frechet reference set of every style in style_dir."""
+    names, files_per_style = pipeline.list_styles(settings["style_dir"])
+    random_state = np.random.RandomState(settings["seed"])
+    size, resize = settings["image_size"], settings["style_resize"]
+    grams, statistics, preview = [], [], []
+    train_crops, train_labels, held_crops, held_labels = [], [], [], []
+    separate = True
+    for style_id, files in enumerate(files_per_style):
+        images = [load_square(path, resize, size)
+                  for path in files[:settings["max_style_images"]]]
+        preview.append(images[0])
+        features = network.style_features(network(np.stack(images)))
+        grams.append([tf.reduce_mean(g, axis=0) for g in perceptual.gram_matrices(features)])
+        statistics.append([(tf.reduce_mean(m, axis=0), tf.reduce_mean(s, axis=0))
+                           for m, s in perceptual.channel_statistics(features)])
+        train_files, held_files = split_held_back(files)
+        separate = separate and train_files != held_files
+        for file_list, count, crops, labels in (
+                (train_files, settings["crops_per_style"], train_crops, train_labels),
+                (held_files, settings["crops_per_style"] // 2, held_crops, held_labels)):
+            new = _crops_of_files(file_list, count, resize, settings["crop_size"],
+                                  random_state)
+            crops.extend(new)
+            labels.extend([style_id] * len(new))
+    train_vectors = network.statistics_vectors(np.stack(train_crops))
+    held_vectors = network.statistics_vectors(np.stack(held_crops))
+    classifier = classifier_lib.fit(train_vectors, train_labels, len(names))
+    report = {
+        "model": "multinomial logistic regression (l2=1e-2) on standardised channel "
+                 "mean/std vectors of the VGG19 style layers",
+        "training_crops": len(train_labels), "held_back_crops": len(held_labels),
+        "held_back_from_separate_images": separate,
+        "training_accuracy": classifier_lib.accuracy(classifier, train_vectors,
+                                                     train_labels),
+        "held_back_accuracy": classifier_lib.accuracy(classifier, held_vectors,
+                                                      held_labels),
+        "chance": 1.0 / len(names)}
+    return StyleData(
+        names, [tf.stack(layer) for layer in zip(*grams)],
+        [(tf.stack(means), tf.stack(stds)) for means, stds in
+         (zip(*layer) for layer in zip(*statistics))],
+        np.stack(preview), classifier, np.concatenate([train_vectors, held_vectors]),
+        report)
+
+
+def _crops_of_files(files, count, resize, crop_size, random_state):
+    """`count` random crops spread evenly over `files` (round robin)."""
+    crops = []
+    per_file = [count // len(files) + (i < count % len(files)) for i in range(len(files))]
+    for path, number in zip(files, per_file):
+        if number:
+            image = np.asarray(pipeline.resize_short_side(pipeline.decode_image(path),
+                                                          resize))
+            crops.extend(random_crops(image, crop_size, number, random_state))
+    return crops
+
+
+def gather_targets(style_data, style_ids):
+    """Per-pair Gram and statistics targets of styles `style_ids`."""
+    ids = tf.constant(style_ids, tf.int32)
+    grams = [tf.gather(gram, ids) for gram in style_data.grams]
+    statistics = [(tf.gather(mean, ids), tf.gather(std, ids))
+                  for mean, std in style_data.statistics]
+    return grams, statistics
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def load_model(model_path):
+    """(stylize(images, codes) tf.function, bank names, bank codes) from an export."""
+    # Only the first three fields: the export may gain more (e.g. a style encoder).
+    generator, names, codes = export.load_export(model_path)[:3]
+
+    @tf.function
+    def stylize(images, codes):
+        return generator([images, generator_lib.as_code_map(codes)], training=False)
+
+    return stylize, list(names), np.asarray(codes, np.float32)
+
+
+@dataclasses.dataclass
+class Method:
+    run: object       # (contents [B, S, S, 3], style_ids [B]) -> outputs
+    warm_up: object   # the same, untimed: traces run's functions for the batch shape
+
+
+def make_method(name, settings, network, style_data, model):
+    """The Method of one name: identity, gatys or ours (the model's bank codes)."""
+    if name == "identity":
+        def run_identity(contents, style_ids):
+            return baselines.identity(contents)
+
+        return Method(run_identity, run_identity)
+    if name == "gatys":
+        gatys = baselines.make_gatys(network.model, baselines.GatysSettings(
+            tuple(settings["vgg"]["content_layers"]), tuple(settings["vgg"]["style_layers"]),
+            steps=settings["gatys"]["steps"],
+            learning_rate=settings["gatys"]["learning_rate"],
+            **settings["loss_weights"]))
+
+        def run_gatys(contents, style_ids, steps=None):
+            return gatys(contents, gather_targets(style_data, style_ids)[0], steps)[0]
+
+        # One step traces the optimisation step as well as the full run would.
+        return Method(run_gatys, lambda contents, style_ids: run_gatys(
+            contents, style_ids, steps=1))
+    stylize, bank_names, codes = model
+    bank_ids = bank_indices(style_data.names, bank_names, settings["style_dir"])
+
+    def run_ours(contents, style_ids):
+        return stylize(tf.convert_to_tensor(contents, tf.float32),
+                       tf.constant(codes[bank_ids[np.asarray(style_ids)]]))
+
+    return Method(run_ours, run_ours)
+
+
+def bank_indices(style_names, bank_names, style_dir):
+    """Index in the model's style bank of each evaluated style, matched by name."""
+    missing = [name for name in style_names if name not in bank_names]
+    if missing:
+        raise ValueError(f"Styles {missing} in {style_dir} are not in the model's style "
+                         f"bank {bank_names}; expected a style folder whose styles the "
+                         f"model was trained on (by name).")
+    return np.array([bank_names.index(name) for name in style_names])
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(options):
+    """Runs the whole evaluation; returns (results dict, csv rows)."""
+    settings = resolve_settings(options)
+    network = FeatureNetwork(settings["vgg"])
+    settings["vgg"]["weights_description"] = network.description
+    settings["fd_name"] = f"FD-VGG19({network.description})"
+    content_files = pipeline.keep_readable_images(
+        pipeline.list_images(settings["content_dir"]), settings["content_dir"])
+    if settings["max_contents"]:
+        content_files = content_files[:settings["max_contents"]]
+    size = settings["image_size"]
+    contents = np.stack([load_square(path, size, size) for path in content_files])
+    content_names = [os.path.relpath(path, settings["content_dir"])
+                     for path in content_files]
+    style_data = prepare_styles(settings, network)
+    model = load_model(settings["model"]) if "ours" in settings["methods"] else None
+    results = {"settings": settings, "classifier": style_data.classifier_report,
+               "styles": style_data.names, "contents": content_names, "methods": {}}
+    rows = []
+    for name in settings["methods"]:
+        method = make_method(name, settings, network, style_data, model)
+        method_results, pair_rows = evaluate_method(
+            name, method, contents, content_names, style_data, network, settings)
+        if name == "ours":
+            method_results["fusion"] = fusion_path(model, contents, style_data, network,
+                                                   settings)
+        results["methods"][name] = method_results
+        rows.extend(pair_rows)
+    return results, rows
+
+
+def evaluate_method(name, method, contents, content_names, style_data, network,
+                    settings):
+    """Stylizes every pair with `method`; returns ({summary, per_style, grid}, rows)."""
+    num_styles = len(style_data.names)
+    pairs = [(i, j) for i in range(len(contents)) for j in range(num_styles)]
+    batch_size = settings["batch_size"]
+    # One warm-up batch, untimed: tracing is not part of the speed.
+    method.warm_up(contents[[0] * batch_size], [0] * batch_size)
+    per_pair = {key: [] for key in PAIR_METRICS}
+    predictions, output_vectors = [], []
+    grid = np.zeros((min(GRID_CONTENTS, len(contents)), num_styles) + contents.shape[1:],
+                    np.float32)
+    seconds = 0.0
+    progress = keras.utils.Progbar(len(pairs), unit_name="pair")
+    print(f"Method {name}: {len(pairs)} pairs.")
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start:start + batch_size]
+        # Padded to a full batch so every call has the traced shape.
+        padded = batch + [batch[-1]] * (batch_size - len(batch))
+        content_ids, style_ids = (list(ids) for ids in zip(*padded))
+        started = time.perf_counter()
+        outputs = np.asarray(method.run(contents[content_ids], style_ids))
+        seconds += time.perf_counter() - started
+        outputs, content_ids, style_ids = (outputs[:len(batch)], content_ids[:len(batch)],
+                                           style_ids[:len(batch)])
+        values, posteriors, vectors = pair_metrics(outputs, contents[content_ids],
+                                                   style_ids, style_data, network,
+                                                   settings)
+        for key in PAIR_METRICS:
+            per_pair[key].extend(values[key])
+        predictions.extend(np.argmax(posteriors, axis=1))
+        output_vectors.append(vectors)
+        for (i, j), output in zip(batch, outputs):
+            if i < len(grid):
+                grid[i, j] = output
+        progress.add(len(batch))
+    per_pair = {key: np.asarray(value) for key, value in per_pair.items()}
+    targets = np.array([j for _, j in pairs])
+    deceived = np.asarray(predictions) == targets
+    summary = {key: float(per_pair[key].mean()) for key in PAIR_METRICS}
+    summary["deception_rate"] = float(deceived.mean())
+    summary["fd"] = metrics.frechet_distance(np.concatenate(output_vectors),
+                                             style_data.reference_vectors)
+    summary.update(metrics.speed(seconds, len(pairs)))
+    summary["num_pairs"] = len(pairs)
+    per_style = {style: {**{key: float(per_pair[key][targets == j].mean())
+                            for key in PAIR_METRICS},
+                         "deception_rate": float(deceived[targets == j].mean())}
+                 for j, style in enumerate(style_data.names)}
+    rows = [{"method": name, "content": content_names[i], "style": style_data.names[j],
+             **{key: float(per_pair[key][k]) for key in PAIR_METRICS},
+             "predicted_style": style_data.names[predictions[k]],
+             "deceived": bool(deceived[k])} for k, (i, j) in enumerate(pairs)]
+    method_results = {"summary": summary, "per_style": per_style,
+                      "grid": summaries.sample_grid(contents[:len(grid)],
+                                                    style_data.preview, grid)}
+    return method_results, rows
+
+
+def pair_metrics(outputs, contents, style_ids, style_data, network, settings):
+    """Per-pair metrics of one batch, the classifier posteriors [B, K] (mean over the
+    output's tiles) and the statistics vectors of every tile (for the FD).
+
+    `objective` is the perceptual training loss with the run's weights,
+        w_content d_content + w_style d_gram + w_tv TV(y),
+    the quantity the gatys baseline minimises per pair.
+    """
+    output_features = network(outputs)
+    content_features = network(contents)
+    grams, statistics = gather_targets(style_data, style_ids)
+    style_features = network.style_features(output_features)
+    tile_images, tiles_per_image = tiles(outputs, settings["crop_size"])
+    vectors = network.statistics_vectors(tile_images)
+    posteriors = style_data.classifier.probabilities(vectors).reshape(
+        len(outputs), tiles_per_image, -1).mean(axis=1)
+    values = {
+        "content_distance": metrics.content_distance(
+            network.content_features(output_features),
+            network.content_features(content_features)),
+        "ssim_y": metrics.ssim_luminance(outputs, contents),
+        "gram_distance": metrics.gram_distance(perceptual.gram_matrices(style_features),
+                                               grams),
+        "mean_std_distance": metrics.mean_std_distance(
+            perceptual.channel_statistics(style_features), statistics),
+        "total_variation": np.asarray(perceptual.total_variation(outputs), np.float64),
+        "target_posterior": posteriors[np.arange(len(outputs)), style_ids],
+    }
+    weights = settings["loss_weights"]
+    values["objective"] = (weights["content_weight"] * values["content_distance"]
+                           + weights["style_weight"] * values["gram_distance"]
+                           + weights["tv_weight"] * values["total_variation"])
+    return values, posteriors, vectors
+
+
+def fusion_path(model, contents, style_data, network, settings):
+    """Two-style weighted fusion c(w) = (1 - w) c_a + w c_b for w = 0, 0.1, ..., 1.
+
+    For each of the first fusion_contents contents, along the path: the classifier
+    posterior p(b | y(w)) (all styles competing) and the two-way share
+    p_b / (p_a + p_b); the Gram distances d_a(w), d_b(w) to both styles and the
+    relative position t(w) = d_a / (d_a + d_b) (0 at style a, 1 at style b). Reported:
+    Spearman(w, .) of p_b and t (monotone path: +1) and metrics.path_smoothness of t
+    and of the two-way posterior, averaged over contents, plus the mean curves.
+    """
+    stylize, bank_names, codes = model
+    pair = list(settings["fusion_pair"]) or style_data.names[:2]
+    if len(pair) != 2 or any(name not in style_data.names for name in pair):
+        raise ValueError(f"--fusion_pair={','.join(pair)} must name two of the evaluated "
+                         f"styles {style_data.names}.")
+    style_a, style_b = (style_data.names.index(name) for name in pair)
+    bank_a, bank_b = bank_indices(pair, bank_names, settings["style_dir"])
+    weights = FUSION_WEIGHTS[:, None].astype(np.float32)
+    fused = tf.constant((1 - weights) * codes[bank_a] + weights * codes[bank_b])
+    curves = {key: [] for key in ("posterior_b", "two_way_posterior_b",
+                                  "gram_distance_a", "gram_distance_b",
+                                  "relative_position")}
+    strips = []
+    for content in contents[:settings["fusion_contents"]]:
+        images = tf.constant(np.repeat(content[None], len(FUSION_WEIGHTS), axis=0))
+        outputs = np.asarray(stylize(images, fused))
+        strips.append(outputs)
+        output_grams = perceptual.gram_matrices(network.style_features(network(outputs)))
+        distance_a, distance_b = (
+            metrics.gram_distance(output_grams, [gram[k:k + 1] for gram in
+                                                 style_data.grams])
+            for k in (style_a, style_b))
+        tile_images, tiles_per_image = tiles(outputs, settings["crop_size"])
+        posteriors = style_data.classifier.probabilities(
+            network.statistics_vectors(tile_images)).reshape(
+                len(outputs), tiles_per_image, -1).mean(axis=1)
+        curves["posterior_b"].append(posteriors[:, style_b])
+        curves["two_way_posterior_b"].append(
+            posteriors[:, style_b] / (posteriors[:, style_a] + posteriors[:, style_b]))
+        curves["gram_distance_a"].append(distance_a)
+        curves["gram_distance_b"].append(distance_b)
+        curves["relative_position"].append(distance_a / (distance_a + distance_b))
+    summary = {
+        "spearman_posterior_b": _mean_of(metrics.spearman(FUSION_WEIGHTS, curve)
+                                         for curve in curves["posterior_b"]),
+        "spearman_relative_position": _mean_of(
+            metrics.spearman(FUSION_WEIGHTS, curve)
+            for curve in curves["relative_position"])}
+    for key in ("relative_position", "two_way_posterior_b"):
+        smoothness = [metrics.path_smoothness(curve) for curve in curves[key]]
+        summary.update({f"{key}_{name}": _mean_of(s[name] for s in smoothness)
+                        for name in smoothness[0]})
+    return {"pair": pair, "weights": FUSION_WEIGHTS.tolist(), "summary": summary,
+            "mean_curves": {key: np.mean(values, axis=0).tolist()
+                            for key, values in curves.items()},
+            "strip": _strip_grid(np.stack(strips))}
+
+
+def _mean_of(values):
+    """Mean ignoring NaN (a constant curve has no Spearman); NaN if all are NaN."""
+    values = np.asarray(list(values), np.float64)
+    return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")
+
+
+def _strip_grid(strips, gap=2):
+    """[rows, K, S, S, 3] -> one image: each row a fusion path, white gaps."""
+    rows, count, size = strips.shape[:3]
+    grid = np.ones((rows * (size + gap) - gap, count * (size + gap) - gap, 3), np.float32)
+    for row in range(rows):
+        for k in range(count):
+            top, left = row * (size + gap), k * (size + gap)
+            grid[top:top + size, left:left + size] = strips[row, k]
+    return grid
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+SUMMARY_COLUMNS = (("content_distance", "content dist", "{:.4g}"),
+                   ("ssim_y", "SSIM-Y", "{:.3f}"),
+                   ("gram_distance", "Gram dist", "{:.4g}"),
+                   ("mean_std_distance", "mean/std dist", "{:.4g}"),
+                   ("objective", "objective", "{:.4g}"),
+                   ("fd", "FD", "{:.4g}"),
+                   ("deception_rate", "deception", "{:.3f}"),
+                   ("target_posterior", "p(target)", "{:.3f}"),
+                   ("ms_per_image", "ms/image", "{:.1f}"),
+                   ("images_per_second", "images/s", "{:.2f}"))
+
+
+def markdown_table(results):
+    """One row per method with the summary metrics (FD named by its features)."""
+    header = ["method"] + [label for _, label, _ in SUMMARY_COLUMNS]
+    header[header.index("FD")] = results["settings"]["fd_name"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, method in results["methods"].items():
+        cells = [name] + [fmt.format(method["summary"][key])
+                          for key, _, fmt in SUMMARY_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    ceiling = results["classifier"]["held_back_accuracy"]
+    lines.append(f"\nClassifier accuracy on held-back real style crops (the deception "
+                 f"ceiling): {ceiling:.3f} (chance {results['classifier']['chance']:.3f}).")
+    for name, method in results["methods"].items():
+        if "fusion" in method:
+            fusion = method["fusion"]["summary"]
+            lines.append(
+                f"Fusion {name} {' -> '.join(method['fusion']['pair'])}: Spearman "
+                f"p(b) {fusion['spearman_posterior_b']:.3f}, relative position "
+                f"{fusion['spearman_relative_position']:.3f}; relative position max "
+                f"step {fusion['relative_position_max_step']:.3f}, step ratio "
+                f"{fusion['relative_position_step_ratio']:.2f}.")
+    return "\n".join(lines)
+
+
+def write_results(output, results, rows):
+    """metrics.json, metrics.csv and the PNG grids, each written atomically."""
+    os.makedirs(output, exist_ok=True)
+    serializable = json.loads(json.dumps(_without_images(results), default=_to_builtin))
+    for name, method in results["methods"].items():
+        summaries.write_png(os.path.join(output, f"grid_{name}.png"), method["grid"])
+        if "fusion" in method:
+            summaries.write_png(os.path.join(output, f"fusion_{name}.png"),
+                                method["fusion"]["strip"])
+    summaries.write_json(os.path.join(output, "metrics.json"), serializable)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    summaries.write_atomically(os.path.join(output, "metrics.csv"),
+                               buffer.getvalue().encode())
+
+
+def _without_images(value):
+    """A copy without the image arrays: they are written as PNG, not into JSON."""
+    if isinstance(value, dict):
+        return {key: _without_images(item) for key, item in value.items()
+                if not isinstance(item, np.ndarray)}
+    return value
+
+
+def _to_builtin(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Cannot serialise {type(value).__name__} to JSON.")

@@ -1,0 +1,212 @@
+"""Fusion in code space (models/fusion.py) and tiled painting, on a built test model."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import stylize
+from models import fusion
+from models import generator as generator_lib
+from models import style as style_lib
+from models import vgg as vgg_lib
+from training import summaries
+
+CODE_DIM = 8
+NAMES = ["alpha", "beta", "gamma"]
+# Tiled vs untiled painting of a 128x128 image in 96-pixel tiles overlapping by 40, on
+# this fixture's random model with strong norm heads, which amplifies tile-border
+# effects: measured max 0.107, mean 0.004. (A trained quickstart model at 512x512 in
+# 384/128 tiles: max < 0.01; see README "Stylize and fuse".)
+TILE_TOLERANCE = 0.12
+TILE_MEAN_TOLERANCE = 0.01
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A test generator whose norm heads are non-zero (so codes matter), a random
+    bank, and an untrained encoder."""
+    tf.keras.utils.set_random_seed(0)
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    for layer in generator.layers:
+        if layer.name.startswith("code_to_norm"):
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.2, seed=1))
+    features = vgg_lib.build_feature_extractor(["block1_conv1"], weights="random")
+    encoder = style_lib.build_style_encoder(features, CODE_DIM, 16)
+    codes = np.random.RandomState(0).normal(size=(3, CODE_DIM)).astype(np.float32)
+    return generator, fusion.StyleSource(NAMES, codes, encoder, 32, "test-model")
+
+
+@pytest.fixture(scope="module")
+def content():
+    return np.random.RandomState(1).uniform(size=(32, 40, 3)).astype(np.float32)
+
+
+def paint(model, content, **options):
+    generator, source = model
+    plan = fusion.make_plan(source, **options)
+    coarse, fine = plan.fields(content, source)
+    return stylize.run_generator(generator, content, coarse, fine)
+
+
+def plain(model, content, index):
+    generator, source = model
+    code = generator_lib.as_code_map(tf.constant(source.codes[index:index + 1]))
+    return np.asarray(generator([tf.constant(content[None]), code]))[0]
+
+
+def test_one_hot_weights_give_exactly_the_single_style(model, content):
+    np.testing.assert_array_equal(
+        paint(model, content, styles=["alpha:0", "beta:1", "gamma:0"]),
+        plain(model, content, 1))
+
+
+def test_half_half_weights_equal_the_explicit_mixed_code(model, content):
+    generator, source = model
+    mixed = 0.5 * source.codes[0] + 0.5 * source.codes[2]
+    expected = generator([tf.constant(content[None]),
+                          tf.constant(mixed.reshape(1, 1, 1, -1))])[0]
+    np.testing.assert_allclose(paint(model, content, styles=["alpha", "gamma"]),
+                               expected, atol=1e-6)
+    # Weights are normalised: (2, 2) is (0.5, 0.5).
+    np.testing.assert_allclose(paint(model, content, styles=["alpha:2", "gamma:2"]),
+                               expected, atol=1e-6)
+
+
+def test_mask_of_ones_for_a_gives_style_a(model, content):
+    np.testing.assert_array_equal(
+        paint(model, content, styles=["alpha", "beta"], masks=["all", "~all"]),
+        plain(model, content, 0))
+
+
+def test_left_right_masks_paint_each_half_in_its_style(model, content):
+    halves = paint(model, content, styles=["alpha", "beta"], masks=["left", "right"])
+    assert not np.allclose(halves, plain(model, content, 0), atol=1e-3)
+    # Mostly style A at the far left, B at the far right (receptive fields overlap).
+    left_error = [np.abs(halves[:, :4] - plain(model, content, i)[:, :4]).mean()
+                  for i in (0, 1)]
+    right_error = [np.abs(halves[:, -4:] - plain(model, content, i)[:, -4:]).mean()
+                   for i in (0, 1)]
+    assert left_error[0] < left_error[1] and right_error[1] < right_error[0]
+
+
+def test_strength_one_equals_plain_style_and_zero_uses_the_content_code(model, content):
+    generator, source = model
+    np.testing.assert_array_equal(paint(model, content, styles=["gamma"], strength=1.0),
+                                  plain(model, content, 2))
+    content_code = fusion.encode_image(content, source)
+    expected = generator([tf.constant(content[None]),
+                          tf.constant(content_code.reshape(1, 1, 1, -1))])[0]
+    np.testing.assert_allclose(paint(model, content, styles=["gamma"], strength=0.0),
+                               expected, atol=1e-6)
+
+
+def test_layer_fusion_same_style_is_plain_and_different_styles_differ(model, content):
+    np.testing.assert_allclose(
+        paint(model, content, coarse_style="beta", fine_style="beta"),
+        plain(model, content, 1), atol=1e-6)
+    layered = paint(model, content, coarse_style="alpha", fine_style="beta")
+    for index in (0, 1):
+        assert np.abs(layered - plain(model, content, index)).max() > 1e-3
+
+
+def test_encoder_codes_an_unseen_style_image(model, content, tmp_path):
+    generator, source = model
+    path = str(tmp_path / "unseen.png")
+    summaries.write_png(path, np.random.RandomState(2).uniform(size=(40, 48, 3)))
+    code = fusion.style_code(path, source)
+    assert code.shape == (CODE_DIM,) and np.all(np.isfinite(code))
+    output = paint(model, content, styles=[path + ":0.5", "alpha:0.5"])
+    assert output.shape == content.shape
+
+
+def test_tiled_matches_untiled_within_tolerance(model):
+    generator, source = model
+    image = tf.image.resize(
+        np.random.RandomState(3).uniform(size=(12, 12, 3)).astype(np.float32),
+        (128, 128)).numpy()
+    coarse, fine = fusion.make_plan(source, ["alpha", "beta"], masks=["left", "right"]
+                                    ).fields(image, source)
+    untiled = stylize.run_generator(generator, image, coarse, fine, tile_size=128)
+    # Statistics from the full-resolution image, as for any image up to the
+    # statistics size: this isolates the seam error of tiling itself.
+    tiled = stylize.run_generator(generator, image, coarse, fine, tile_size=96,
+                                  overlap=40, statistics_size=128)
+    assert np.abs(tiled - untiled).max() < TILE_TOLERANCE
+    assert np.abs(tiled - untiled).mean() < TILE_MEAN_TOLERANCE
+
+
+def test_preserve_color_keeps_the_content_chroma():
+    content = np.random.RandomState(4).uniform(0.3, 0.7, size=(8, 8, 3)).astype(
+        np.float32)
+    output = np.random.RandomState(5).uniform(0.3, 0.7, size=(8, 8, 3)).astype(
+        np.float32)
+    kept = fusion.preserve_color(content, output)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(kept @ luma, output @ luma, atol=1e-5)
+    np.testing.assert_allclose(kept - (kept @ luma)[..., None],
+                               content - (content @ luma)[..., None], atol=1e-5)
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(styles=["nope"]), "alpha, beta, gamma"),
+    (dict(styles=["alpha:-1", "beta:2"]), "non-negative"),
+    (dict(styles=["alpha:0", "beta:0"]), "all zero"),
+    (dict(styles=["alpha", "beta"], masks=["left"]), "one mask per style"),
+    (dict(styles=["alpha"], strength=1.5), "strength"),
+    (dict(styles=[]), "No style"),
+])
+def test_bad_fusion_options_are_clear_errors(model, options, message):
+    with pytest.raises(ValueError, match=message):
+        fusion.make_plan(model[1], **options)
+
+
+def test_bad_masks_are_clear_errors(model, content, tmp_path):
+    _, source = model
+    wrong_size = str(tmp_path / "wide.png")
+    summaries.write_png(wrong_size, np.ones((10, 40, 3)))
+    unreadable = tmp_path / "mask.png"
+    unreadable.write_text("not an image")
+    for mask, message in [(wrong_size, "aspect ratio"), (str(unreadable), "not a "
+                          "readable image"), ("diagonal", "shorthands")]:
+        plan = fusion.make_plan(source, ["alpha", "beta"], masks=[mask, "right"])
+        with pytest.raises(ValueError, match=message):
+            plan.fields(content, source)
+
+
+def test_image_style_needs_an_encoder(model, tmp_path):
+    _, source = model
+    path = str(tmp_path / "s.png")
+    summaries.write_png(path, np.ones((8, 8, 3)))
+    no_encoder = fusion.StyleSource(NAMES, source.codes, None, 32, "m")
+    with pytest.raises(ValueError, match="no style encoder"):
+        fusion.make_plan(no_encoder, [path])
+    with pytest.raises(ValueError, match="no style encoder"):
+        fusion.make_plan(no_encoder, ["alpha"], strength=0.5)
+
+
+def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
+    from experiments import quickstart
+    from training import step as step_lib
+    config = quickstart.get_config("test")
+    config.model.encoder = True
+    config.loss.identity_prob = 1.0  # every example is its own style
+    config.loss.mix_prob = 1.0
+    models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
+    features = step_lib.build_feature_extractor(config.vgg)
+    replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
+                                              global_batch_size=2)
+    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
+             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
+             "style_id": tf.constant([0, 2], tf.int32)}
+    before = [np.asarray(v) for v in models.encoder.trainable_variables]
+    metrics = {k: float(v) for k, v in tf.function(replica_step)(batch, True).items()}
+    assert metrics["loss/G/identity"] > 0 and metrics["loss/G/encoder"] == 0.0
+    assert all(np.isfinite(v) for v in metrics.values())
+    after = models.encoder.trainable_variables
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_mix_with_neighbour_blends_codes_and_targets_alike():
+    from training import step as step_lib
+    values = tf.constant([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    mixed = step_lib.mix_with_neighbour(values, tf.constant([1.0, 0.25, 0.5]))
+    np.testing.assert_allclose(mixed, [[1.0, 0.0], [0.75, 0.25], [1.0, 1.5]])

@@ -1,0 +1,144 @@
+"""stylize.py end to end: an exported test model with an encoder, files in and out."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import stylize
+from experiments import quickstart
+from training import export, step as step_lib, summaries
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMES = ["alpha", "beta"]
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    """The test variant's G (with non-zero norm heads), bank and encoder, exported with
+    its SavedModel as a run would."""
+    config = quickstart.get_config("test")
+    config.model.encoder = True
+    tf.keras.utils.set_random_seed(0)
+    models = step_lib.build_models(config.model, config.optim, len(NAMES),
+                                   vgg_config=config.vgg)
+    for layer in models.generator.layers:
+        if layer.name.startswith("code_to_norm"):
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=1))
+    path = str(tmp_path_factory.mktemp("model") / "export")
+    export.export_generator(path, models.generator, models.bank, NAMES,
+                            encoder=models.encoder, encoder_image_size=32)
+    return path
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = str(tmp_path / "photo.jpg")
+    image = np.random.RandomState(0).uniform(size=(30, 42, 3))
+    import cv2
+    cv2.imwrite(path, (image * 255).astype(np.uint8))
+    return path
+
+
+def test_stylize_writes_png_and_jpeg_and_folders(export_dir, photo, tmp_path):
+    (written,) = stylize.stylize(export_dir, photo, str(tmp_path / "out.png"),
+                                 styles=["alpha:0.6", "beta:0.4"], strength=0.8,
+                                 preserve_color=True)
+    with open(written, "rb") as f:
+        assert f.read(4) == b"\x89PNG"
+    (jpeg,) = stylize.stylize(export_dir, photo, str(tmp_path / "out.jpg"),
+                              coarse_style="alpha", fine_style=photo, max_size=20)
+    with open(jpeg, "rb") as f:
+        assert f.read(3) == b"\xff\xd8\xff"
+    outputs = stylize.stylize(export_dir, str(tmp_path / "*.jpg"),
+                              str(tmp_path / "folder"), styles=["alpha", "beta"],
+                              masks=["left", "right"], tile_size=16, tile_overlap=4,
+                              progress=False)
+    assert [os.path.basename(p) for p in outputs] == ["out.png", "photo.png"]
+    assert all(os.path.isfile(p) for p in outputs)
+
+
+def folder_contents(path):
+    return sorted(os.listdir(path))
+
+
+@pytest.mark.parametrize("case", ["not_image", "output_is_input", "unwritable",
+                                  "unknown_style"])
+def test_bad_inputs_are_clear_errors_and_write_nothing(export_dir, photo, tmp_path,
+                                                       case):
+    content, output, styles, message = photo, str(tmp_path / "o.png"), ["alpha"], ""
+    if case == "not_image":
+        content = str(tmp_path / "notes.jpg")
+        with open(content, "w") as f:
+            f.write("hello")
+        message = "not a readable image"
+    elif case == "output_is_input":
+        output, message = photo, "is one of the inputs"
+    elif case == "unwritable":
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        output, message = str(blocker / "sub" / "o.png"), "is a file"
+    else:
+        styles, message = ["gamma"], "alpha, beta"
+    before = folder_contents(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        stylize.stylize(export_dir, content, output, styles=styles)
+    assert folder_contents(tmp_path) == before
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root can write to read-only folders")
+def test_read_only_output_folder_is_an_error(export_dir, photo, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match="not writable"):
+            stylize.stylize(export_dir, photo, str(folder / "o.png"), styles=["alpha"])
+    finally:
+        folder.chmod(0o700)
+
+
+def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path):
+    generator, _, codes = export.load_export(export_dir)
+    image = np.random.RandomState(1).uniform(size=(1, 24, 32, 3)).astype(np.float32)
+    code = codes[1].reshape(1, 1, 1, -1)
+    np.save(tmp_path / "image.npy", image)
+    np.save(tmp_path / "code.npy", code)
+    script = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "model = tf.saved_model.load(sys.argv[1])\n"
+        "image, code = np.load(sys.argv[2]), np.load(sys.argv[3])\n"
+        "out = model.signatures['serving_default'](image=tf.constant(image), "
+        "code=tf.constant(code))\n"
+        "np.save(sys.argv[4], list(out.values())[0].numpy())\n"
+        "fused = model.signatures['fuse'](image=tf.constant(image), "
+        "weights=tf.constant([0.0, 2.0]))\n"
+        "np.save(sys.argv[5], list(fused.values())[0].numpy())\n")
+    result = subprocess.run(
+        [sys.executable, "-c", script, os.path.join(export_dir, "saved_model"),
+         str(tmp_path / "image.npy"), str(tmp_path / "code.npy"),
+         str(tmp_path / "out.npy"), str(tmp_path / "fused.npy")],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = np.asarray(generator([tf.constant(image), tf.constant(code)]))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "fused.npy"), expected, atol=1e-5)
+
+
+def test_cli_lists_styles_and_paints(export_dir, photo, tmp_path):
+    output = str(tmp_path / "cli.png")
+    result = subprocess.run(
+        [sys.executable, "stylize.py", f"--model={export_dir}", f"--content={photo}",
+         "--style=alpha:3", "--style=beta:1", f"--output={output}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "normalised to sum 1: [0.75, 0.25]" in result.stderr
+    assert os.path.isfile(output)
+    listed = subprocess.run(
+        [sys.executable, "stylize.py", f"--model={export_dir}", "--list_styles"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert listed.stdout.split() == NAMES
