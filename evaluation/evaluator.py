@@ -119,8 +119,8 @@ def resolve_settings(options):
         "model": os.path.abspath(options.model) if options.model else None,
         "workdir": os.path.abspath(workdir) if workdir else None,
         "methods": list(options.methods),
-        "content_dir": _content_dir(options, config, workdir),
-        "style_dir": _style_dir(options, config, workdir),
+        "content_dir": _data_dir(options.content_dir, config, workdir, "content"),
+        "style_dir": _data_dir(options.style_dir, config, workdir, "styles"),
         "image_size": image_size,
         # Style images are shown at the training scale, rescaled with the image size.
         "style_resize": max(image_size, round(style_resize * image_size / train_size)),
@@ -143,26 +143,20 @@ def resolve_settings(options):
     return settings
 
 
-def _content_dir(options, config, workdir):
-    if options.content_dir:
-        return os.path.abspath(options.content_dir)
+def _data_dir(flag_value, config, workdir, kind):
+    """--content_dir / --style_dir, else the run's own folder from its config.json.
+
+    kind: "content" or "styles" (the bank styles: data.style_dir).
+    """
+    if flag_value:
+        return os.path.abspath(flag_value)
+    flag = "--content_dir" if kind == "content" else "--style_dir"
     if config is None:
-        raise ValueError("--content_dir is required when --model is not a run with a "
+        raise ValueError(f"{flag} is required when --model is not a run with a "
                          "config.json.")
     if config["data"]["demo"]:
-        return _demo_folder(workdir, "content")
-    return config["data"]["content_dir"]
-
-
-def _style_dir(options, config, workdir):
-    if options.style_dir:
-        return os.path.abspath(options.style_dir)
-    if config is None:
-        raise ValueError("--style_dir is required when --model is not a run with a "
-                         "config.json (whose data.style_dir holds the bank styles).")
-    if config["data"]["demo"]:
-        return _demo_folder(workdir, "styles")
-    return config["data"]["style_dir"]
+        return _demo_folder(workdir, kind)
+    return config["data"]["content_dir" if kind == "content" else "style_dir"]
 
 
 def _demo_folder(workdir, name):
