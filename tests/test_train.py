@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -177,3 +178,36 @@ def test_dry_run_prints_the_config_without_training(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "g_lr: 0.0002" in result.stdout
     assert "num_steps: 3" in result.stdout
+
+
+def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
+    """A SIGTERM mid-run saves the current step and exits cleanly (no export);
+    the same command then resumes from that step."""
+    workdir = str(tmp_path / "run")
+    command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
+               f"--workdir={workdir}", "--config.train.num_steps=100000",
+               "--config.train.checkpoint_every=100000",
+               "--config.train.image_every=100000"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:  # absl logs to stderr: wait for step 3
+            if "step 3/" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        remaining = process.communicate(timeout=120)[1]
+    finally:
+        process.kill()
+    assert process.returncode == 0, remaining
+    assert "Stopped by SIGTERM" in remaining
+    saved_step = int(tf.train.latest_checkpoint(
+        os.path.join(workdir, "checkpoints")).rsplit("-", 1)[1])
+    assert saved_step >= 3
+    assert not os.path.exists(os.path.join(workdir, "export"))
+    resumed = subprocess.run(
+        command[:4] + [f"--config.train.num_steps={saved_step + 1}",
+                       "--config.train.export_saved_model=False"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"at step {saved_step}." in resumed.stderr
+    assert tf.train.latest_checkpoint(
+        os.path.join(workdir, "checkpoints")).endswith(f"-{saved_step + 1}")

@@ -4,9 +4,12 @@ The workdir is the run: config.json, styles.json, checkpoints/, TensorBoard even
 samples/ (PNG grids) and export/. Calling again with the same workdir resumes from
 the newest checkpoint.
 """
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -126,9 +129,14 @@ def train_and_evaluate(config, workdir):
     with writer.as_default():
         if int(step) == 0:
             summaries.write_config(config, step=0)
-        _train_loop(config.train, models, train_step, iterator, step, manager,
-                    sample_images, workdir)
+        with stop_on_signals() as stop_request:
+            _train_loop(config.train, models, train_step, iterator, step, manager,
+                        sample_images, workdir, stop_request)
     writer.flush()
+    if stop_request:
+        logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
+                        "same command to resume.", stop_request[0].name, int(step))
+        return models
     export.export_generator(os.path.join(workdir, "export"), models.generator,
                             models.bank, style_names, encoder=models.encoder,
                             encoder_image_size=(data_config.style_resize
@@ -138,8 +146,28 @@ def train_and_evaluate(config, workdir):
     return models
 
 
+@contextlib.contextmanager
+def stop_on_signals():
+    """While active, SIGTERM/SIGINT do not kill the run: they are recorded in the
+    yielded list, and the loop saves a checkpoint and returns at the end of its step.
+    (Signal handlers can only be set from the main thread; elsewhere this is a no-op.)
+    """
+    received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, lambda number, _: received.append(
+        signal.Signals(number))) for s in signals}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def _train_loop(train_config, models, train_step, iterator, step, manager,
-                sample_images, workdir):
+                sample_images, workdir, stop_request=()):
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
     window_seconds, window_steps = 0.0, 0
@@ -175,5 +203,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
             summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
                                 grid)
         if (current % train_config.checkpoint_every == 0
-                or current == train_config.num_steps):
+                or current == train_config.num_steps or stop_request):
             manager.save(checkpoint_number=current)
+        if stop_request:
+            return
