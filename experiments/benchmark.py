@@ -191,9 +191,7 @@ def train_step_figures(config, jit_compile=False):
     replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
                                               batch_size)
     strategy = tf.distribute.get_strategy()
-    step = step_lib.make_distributed_step(strategy, replica_step)
-    if jit_compile:
-        step = tf.function(step.python_function, jit_compile=True)
+    step = step_lib.make_distributed_step(strategy, replica_step, jit_compile)
     batch = {"content": tf.random.uniform((batch_size, size, size, 3)),
              "style": tf.random.uniform((batch_size, size, size, 3)),
              "style_id": tf.zeros((batch_size,), tf.int32)}

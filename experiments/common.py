@@ -72,6 +72,9 @@ def base_config():
     config.train.batch_size = 8           # global: split over the replicas
     config.train.num_steps = 10000
     config.train.pretrain_steps = 0       # stage 1: perceptual losses only, no D
+    # XLA for the train step. Off: on CPU it measured 1.1-1.7x slower (TF-NOTES.md);
+    # try it on GPUs/TPUs with experiments/benchmark.py.
+    config.train.jit_compile = False
     config.train.log_every = 50
     config.train.image_every = 500
     config.train.checkpoint_every = 1000

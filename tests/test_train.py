@@ -102,8 +102,8 @@ def test_resume_refuses_different_styles(trained_run, tmp_path):
         loop.train_and_evaluate(config, str(tmp_path))
 
 
-def one_step(strategy, batch, initial_weights, config):
-    """One adversarial step of the test config under `strategy` from fixed weights."""
+def one_step(strategy, batch, initial_weights, config, jit_compile=False, steps=1):
+    """Adversarial steps of the test config under `strategy` from fixed weights."""
     with strategy.scope():
         models = step_lib.build_models(config.model, config.optim, num_styles=3)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
@@ -112,10 +112,12 @@ def one_step(strategy, batch, initial_weights, config):
         model.set_weights(weights)
     replica_step = step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                               config.loss, config.train.batch_size)
-    train_step = step_lib.make_distributed_step(strategy, replica_step)
+    train_step = step_lib.make_distributed_step(strategy, replica_step, jit_compile)
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    metrics = {k: float(v) for k, v in train_step(iterator, True).items()}
+    for _ in range(steps):
+        metrics = {k: float(v) for k, v in train_step(iterator, True).items()}
+    one_step.tracing_count = train_step.experimental_get_tracing_count()
     weights = [np.asarray(v) for v in models.g_variables
                + models.discriminator.trainable_variables]
     # Adam's first moment after one step is (1 - beta_1) * gradient: linear in it.
@@ -124,7 +126,7 @@ def one_step(strategy, batch, initial_weights, config):
     return metrics, weights, momentums
 
 
-def test_two_replicas_match_one_replica_on_the_same_global_batch():
+def fixed_batch_and_weights():
     config = quickstart.get_config("test")
     config.train.batch_size = 4
     keras.utils.set_random_seed(0)
@@ -134,6 +136,33 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch():
     reference = step_lib.build_models(config.model, config.optim, num_styles=3)
     initial = [m.get_weights() for m in
                (reference.generator, reference.discriminator, reference.bank)]
+    return config, batch, initial
+
+
+def test_the_train_step_is_traced_once_for_many_steps():
+    config, batch, initial = fixed_batch_and_weights()
+    one_step(tf.distribute.get_strategy(), batch, initial, config, steps=4)
+    assert one_step.tracing_count == 1
+
+
+def test_xla_step_matches_the_plain_step():
+    config, batch, initial = fixed_batch_and_weights()
+    plain, _, plain_momentums = one_step(tf.distribute.get_strategy(), batch, initial,
+                                         config)
+    xla, _, xla_momentums = one_step(tf.distribute.get_strategy(), batch, initial,
+                                     config, jit_compile=True)
+    assert plain.keys() == xla.keys()
+    for tag, value in plain.items():
+        assert xla[tag] == pytest.approx(value, rel=1e-4, abs=1e-5), tag
+    for plain_group, xla_group in zip(plain_momentums, xla_momentums):
+        scale = max(np.abs(m).max() for m in plain_group)
+        for plain_value, xla_value in zip(plain_group, xla_group):
+            np.testing.assert_allclose(xla_value, plain_value, rtol=1e-3,
+                                       atol=1e-4 * scale)
+
+
+def test_two_replicas_match_one_replica_on_the_same_global_batch():
+    config, batch, initial = fixed_batch_and_weights()
     single_metrics, single_weights, single_momentums = one_step(tf.distribute.get_strategy(), batch,
                                               initial, config)
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]

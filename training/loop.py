@@ -121,8 +121,10 @@ def train_and_evaluate(config, workdir):
         data_config, config.train.batch_size, seed=config.seed,
         start_index=int(step) * config.train.batch_size)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    train_step = step_lib.make_distributed_step(strategy, step_lib.make_replica_step(
-        models, feature_extractor, config.vgg, config.loss, config.train.batch_size))
+    train_step = step_lib.make_distributed_step(
+        strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
+                                             config.loss, config.train.batch_size),
+        jit_compile=config.train.jit_compile)
     sample_images = fixed_samples(data_config, config.train)
 
     writer = tf.summary.create_file_writer(workdir)

@@ -207,13 +207,17 @@ def mix_with_neighbour(values, weights):
     return weights * values + (1.0 - weights) * tf.roll(values, shift=1, axis=0)
 
 
-def make_distributed_step(strategy, replica_step):
+def make_distributed_step(strategy, replica_step, jit_compile=False):
     """Wraps the replica step in one tf.function run through `strategy.run`.
 
     `adversarial_stage` is a Python bool, so the function is traced at most twice
     (stage 1 and stage 2). Per-replica values are already divided by the global
-    batch, so their SUM over replicas is the global mean.
+    batch, so their SUM over replicas is the global mean. With `jit_compile` the
+    replica step is compiled by XLA; the iterator stays outside it, as XLA cannot
+    compile IteratorGetNext.
     """
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
     def distributed_step(iterator, adversarial_stage):
