@@ -145,49 +145,49 @@ def test_the_train_step_is_traced_once_for_many_steps():
     assert one_step.tracing_count == 1
 
 
+def assert_same_step(expected, actual, rtol, metric_abs, gradient_atol):
+    """Same loss metrics, and the same gradients (as Adam's first moments) to within
+    `gradient_atol` times the largest gradient of the same network."""
+    (expected_metrics, _, expected_momentums), (actual_metrics, _, actual_momentums) = (
+        expected, actual)
+    assert expected_metrics.keys() == actual_metrics.keys()
+    for tag, value in expected_metrics.items():
+        assert actual_metrics[tag] == pytest.approx(value, rel=rtol, abs=metric_abs), tag
+    for expected_group, actual_group in zip(expected_momentums, actual_momentums):
+        scale = max(np.abs(m).max() for m in expected_group)
+        for expected_value, actual_value in zip(expected_group, actual_group):
+            np.testing.assert_allclose(actual_value, expected_value, rtol=10 * rtol,
+                                       atol=gradient_atol * scale)
+
+
 def test_xla_step_matches_the_plain_step():
     config, batch, initial = fixed_batch_and_weights()
-    plain, _, plain_momentums = one_step(tf.distribute.get_strategy(), batch, initial,
-                                         config)
-    xla, _, xla_momentums = one_step(tf.distribute.get_strategy(), batch, initial,
-                                     config, jit_compile=True)
-    assert plain.keys() == xla.keys()
-    for tag, value in plain.items():
-        assert xla[tag] == pytest.approx(value, rel=1e-4, abs=1e-5), tag
-    for plain_group, xla_group in zip(plain_momentums, xla_momentums):
-        scale = max(np.abs(m).max() for m in plain_group)
-        for plain_value, xla_value in zip(plain_group, xla_group):
-            np.testing.assert_allclose(xla_value, plain_value, rtol=1e-3,
-                                       atol=1e-4 * scale)
+    plain = one_step(tf.distribute.get_strategy(), batch, initial, config)
+    xla = one_step(tf.distribute.get_strategy(), batch, initial, config,
+                   jit_compile=True)
+    assert_same_step(plain, xla, rtol=1e-4, metric_abs=1e-5, gradient_atol=1e-4)
 
 
 def test_two_replicas_match_one_replica_on_the_same_global_batch():
     config, batch, initial = fixed_batch_and_weights()
-    single_metrics, single_weights, single_momentums = one_step(tf.distribute.get_strategy(), batch,
-                                              initial, config)
+    single = one_step(tf.distribute.get_strategy(), batch, initial, config)
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
     mirrored = tf.distribute.MirroredStrategy(cpus)
     assert mirrored.num_replicas_in_sync == 2
-    mirrored_metrics, mirrored_weights, mirrored_momentums = one_step(mirrored, batch, initial, config)
-    assert single_metrics.keys() == mirrored_metrics.keys()
-    for tag, value in single_metrics.items():
-        assert mirrored_metrics[tag] == pytest.approx(value, rel=1e-5, abs=1e-6), tag
-    # Gradients (as Adam's first moments) agree to float32 rounding: 1e-5 of the
-    # largest gradient of the same network.
-    for single_group, mirrored_group in zip(single_momentums, mirrored_momentums):
-        scale = max(np.abs(m).max() for m in single_group)
-        for single, mirrored_value in zip(single_group, mirrored_group):
-            np.testing.assert_allclose(mirrored_value, single, rtol=1e-4,
-                                       atol=1e-5 * scale)
+    replicated = one_step(mirrored, batch, initial, config)
+    # Gradients agree to float32 rounding: 1e-5 of the largest of the network.
+    assert_same_step(single, replicated, rtol=1e-5, metric_abs=1e-6, gradient_atol=1e-5)
+    _, single_weights, single_momentums = single
+    _, mirrored_weights, _ = replicated
     single_momentums = single_momentums[0] + single_momentums[1]
     assert len(single_momentums) == len(single_weights)
     # Adam's first update is lr * g / (|g| + eps), about lr * sign(g): a gradient
     # within rounding of zero may flip sign, so weights are compared where the
     # gradient is clearly non-zero (to 1% of the step, lr = 1e-4).
-    for single, mirrored_value, momentum in zip(single_weights, mirrored_weights,
-                                                single_momentums):
+    for single_value, mirrored_value, momentum in zip(single_weights, mirrored_weights,
+                                                      single_momentums):
         clear = np.abs(momentum) > 1e-3 * np.abs(momentum).max()
-        np.testing.assert_allclose(mirrored_value[clear], single[clear], atol=1e-6)
+        np.testing.assert_allclose(mirrored_value[clear], single_value[clear], atol=1e-6)
 
 
 def test_config_is_logged_as_text(trained_run):
