@@ -73,32 +73,36 @@ def list_styles(style_dir):
 
     Each sub-folder holding images (at any depth) is one style named after the
     sub-folder; each image file directly in `style_dir` is a style of its own named after
-    its stem. Files that are not images by their first bytes are skipped with a warning.
+    its stem. Several folders can be given separated by commas (e.g. artist collections
+    and single paintings); their styles are pooled. Files that are not images by their
+    first bytes are skipped with a warning.
 
     Returns:
       (names, files_per_style): sorted style names and, for each, its sorted file paths.
 
     Raises:
-      ValueError: if the folder is missing or holds no style, if a style sub-folder has
+      ValueError: if a folder is missing or holds no style, if a style sub-folder has
         no readable image, or if two styles share a name (`a/` and `a.jpg`).
     """
-    style_dir = Path(style_dir)
-    if not style_dir.is_dir():
-        raise ValueError(f"Style folder {style_dir} does not exist or is not a folder.")
     files_by_name = {}
-    for entry in sorted(style_dir.iterdir()):
-        name, files = style_of(entry)
-        if not files:
-            continue
-        if name in files_by_name:
+    for folder in [Path(part.strip()) for part in str(style_dir).split(",")]:
+        if not folder.is_dir():
+            raise ValueError(f"Style folder {folder} does not exist or is not a folder.")
+        found_any = False
+        for entry in sorted(folder.iterdir()):
+            name, files = style_of(entry)
+            if not files:
+                continue
+            if name in files_by_name:
+                raise ValueError(
+                    f"Two styles in {style_dir} are named {name!r} (a sub-folder and a "
+                    "file, or two files with the same stem); expected unique style names.")
+            files_by_name[name] = files
+            found_any = True
+        if not found_any:
             raise ValueError(
-                f"Two styles in {style_dir} are named {name!r} (a sub-folder and a file, or "
-                "two files with the same stem); expected unique style names.")
-        files_by_name[name] = files
-    if not files_by_name:
-        raise ValueError(
-            f"Style folder {style_dir} holds no images; expected sub-folders of images or "
-            "image files (.jpg, .png, ...), each of which is one style.")
+                f"Style folder {folder} holds no images; expected sub-folders of images or "
+                "image files (.jpg, .png, ...), each of which is one style.")
     names = sorted(files_by_name)
     return names, [files_by_name[name] for name in names]
 

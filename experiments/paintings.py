@@ -1,5 +1,7 @@
 r"""Real paintings: the four artist collections of ../shared/data (Van Gogh, Monet,
-Cezanne, ukiyo-e; 30 paintings each) painted onto its 23 photos, 128x128 crops.
+Cezanne, ukiyo-e; 30 paintings each) and its 11 single paintings (The Starry Night,
+The Great Wave, ...) -- 15 styles -- painted onto its 23 photos, 128x128 crops. The
+style encoder and fusion-aware training are on: this is the model the figures use.
 
     python train.py --config=experiments/paintings.py --workdir=runs/paintings
 
@@ -15,7 +17,7 @@ from experiments import common
 def get_config(variant=None):
     config = common.base_config()
     config.data.content_dir = "../shared/data/content"
-    config.data.style_dir = "../shared/data/collections"
+    config.data.style_dir = "../shared/data/collections,../shared/data/styles"
     config.data.image_size = 128
     # Paintings are 256 px: resizing to 160 before the 128 crop keeps most of the
     # canvas, so the crop shows the brushwork at the scale the painter used.
@@ -23,6 +25,8 @@ def get_config(variant=None):
     config.data.style_resize = 160
     config.model.generator = "small"
     config.model.discriminator = "small"
+    config.model.encoder = True
+    config.loss.mix_prob = 0.25
     config.vgg.weights = "random"
     config.vgg.content_layers = ("block3_conv1",)
     config.loss.content_weight = 3e-3

@@ -75,6 +75,20 @@ def test_list_styles_rejects_a_folder_and_a_file_with_the_same_name(folders):
         pipeline.list_styles(styles)
 
 
+def test_list_styles_pools_comma_separated_folders(folders, tmp_path):
+    _, styles = folders
+    more = tmp_path / "more"
+    write_image(more / "extra.png", random_image(20, 20, 3, seed=11))
+    names, files_per_style = pipeline.list_styles(f"{styles}, {more}")
+    assert names == ["another", "collection", "extra", "single"]
+    assert files_per_style[2][0].endswith("extra.png")
+    write_image(more / "single.jpg", random_image(20, 20, 3, seed=12))
+    with pytest.raises(ValueError, match="'single'"):
+        pipeline.list_styles(f"{styles},{more}")
+    with pytest.raises(ValueError, match="missing_folder does not exist"):
+        pipeline.list_styles(f"{styles},{tmp_path / 'missing_folder'}")
+
+
 def test_unreadable_file_is_skipped_with_a_warning(folders, caplog):
     content, _ = folders
     with caplog.at_level(logging.WARNING):
@@ -304,3 +318,5 @@ def test_list_styles_on_the_shared_paintings(shared_data):
     names, files_per_style = pipeline.list_styles(shared_data / "styles")
     assert len(names) == 11 and all(len(files) == 1 for files in files_per_style)
     assert "vangogh-the-starry-night" in names
+    names, _ = pipeline.list_styles(f"{shared_data / 'collections'},{shared_data / 'styles'}")
+    assert len(names) == 15
