@@ -62,7 +62,7 @@ DPI = 100
 GAP = 4
 TITLE_HEIGHT = 30
 LABEL_HEIGHT = 34
-LABEL_WIDTH = 130
+LABEL_WIDTH = 150
 CAPTION_HEIGHT = 24
 FONT_SIZE = 9
 
@@ -113,14 +113,14 @@ class FigureSkipped(Exception):
 def ensure_trained(options):
     """Trains the run with train.py when --train is given and the run has no export."""
     from training import export
+    if not options.train:
+        return
     try:
         export.resolve_export_dir(options.run)
-        if options.train:
-            logging.info("%s already has an export: not training it again.", options.run)
+        logging.info("%s already has an export: not training it again.", options.run)
         return
     except ValueError:
-        if not options.train:
-            raise
+        pass
     command = [sys.executable, "train.py", f"--config={options.train}",
                f"--workdir={os.path.abspath(options.run)}"]
     logging.info("Training the run first: %s", " ".join(command))
@@ -528,8 +528,9 @@ def training_curves_figure(run, options, contents, styles):
     panels = [(title, tags) for title, tags in panels if tags]
     if not panels:
         raise FigureSkipped(f"The event files in {run.workdir} hold no loss scalars.")
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), dpi=DPI,
-                                squeeze=False)
+    # At least 10 inches wide, so the title fits above a single panel.
+    figure, axes = plt.subplots(1, len(panels), figsize=(max(10, 5 * len(panels)), 4),
+                                dpi=DPI, squeeze=False)
     pretrain = (run.config or {}).get("train", {}).get("pretrain_steps", 0)
     for ax, (title, tags) in zip(axes[0], panels):
         for tag in tags:
@@ -596,7 +597,7 @@ def metrics_figure(run, options, contents, styles):
             style_dir=style_subset_folder(run, chosen, style_folder),
             methods=("ours", "identity", "gatys"), gatys_steps=options.gatys_steps,
             crops_per_style=options.crops_per_style,
-            fusion_contents=min(2, len(evaluated)))
+            fusion_pair=tuple(chosen[:2]), fusion_contents=min(2, len(evaluated)))
         results, rows = evaluator.evaluate(evaluation)
     finally:
         shutil.rmtree(content_folder)

@@ -126,6 +126,9 @@ def test_unfinished_run_is_drawn_from_its_newest_checkpoint(trained_run, tmp_pat
         generator, names, codes = export.load_export(folder)
         outputs.append(generator([image, generator_lib.as_code_map(codes[1:2])]))
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+    written = figures.make_figures(dataclasses.replace(options, only=("grid",),
+                                                       size=SIZE))
+    assert list(written) == [2] and os.path.isfile(written[2])
     with pytest.raises(ValueError, match="No exported model"):
         figures.locate_model(figures.Options(run=str(tmp_path), output=str(tmp_path)))
 
