@@ -29,38 +29,6 @@ from absl import app, flags, logging  # noqa: E402
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 STRIDE = 4  # models.generator.STRIDE, without importing TensorFlow for --help
 
-_MODEL = flags.DEFINE_string("model", None, "A run's workdir or its export folder.")
-_CONTENT = flags.DEFINE_string("content", None,
-                               "A content image, a folder of images, or a glob.")
-_STYLE = flags.DEFINE_multi_string(
-    "style", [], "Style name or style image path, optionally :weight (repeat to fuse).")
-_MASK = flags.DEFINE_multi_string(
-    "mask", [], "One per --style: a grayscale image or left/right/top/bottom/radial/"
-    "all; prefix ~ inverts. Masks are normalised per pixel.")
-_STRENGTH = flags.DEFINE_float(
-    "strength", 1.0, "In [0, 1]: 0 keeps the content (its own code), 1 the full style.")
-_COARSE = flags.DEFINE_string("coarse_style", None,
-                              "Style of the coarse layers (structure).")
-_FINE = flags.DEFINE_string("fine_style", None,
-                            "Style of the fine decoder layers (colour, texture).")
-_PRESERVE = flags.DEFINE_bool("preserve_color", False,
-                              "Keep the content's colours (chroma); style only the "
-                              "luminance.")
-_MAX_SIZE = flags.DEFINE_integer("max_size", 0,
-                                 "Downscale contents whose long side exceeds this; 0 = "
-                                 "full size.")
-_TILE_SIZE = flags.DEFINE_integer("tile_size", 512,
-                                  "Images with a side above this are painted in tiles.")
-_TILE_OVERLAP = flags.DEFINE_integer("tile_overlap", 128,
-                                     "Overlap of neighbouring tiles, in pixels.")
-_STATISTICS_SIZE = flags.DEFINE_integer(
-    "statistics_size", 0, "Tiled images: long side of the downscaled pass whose "
-    "instance-norm statistics all tiles share; 0 = tile_size. Larger is closer to an "
-    "untiled run and costs more memory.")
-_OUTPUT = flags.DEFINE_string("output", None,
-                              "Output image file (.png/.jpg) or folder.")
-_LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
-
 
 # --------------------------------------------------------------------------- tiling
 
@@ -323,4 +291,37 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # Flags are defined only when this file is the program: other entry points
+    # (experiments/figures.py) import it as a library and define their own --output.
+    _MODEL = flags.DEFINE_string("model", None, "A run's workdir or its export folder.")
+    _CONTENT = flags.DEFINE_string("content", None,
+                                   "A content image, a folder of images, or a glob.")
+    _STYLE = flags.DEFINE_multi_string(
+        "style", [], "Style name or style image path, optionally :weight (repeat to fuse).")
+    _MASK = flags.DEFINE_multi_string(
+        "mask", [], "One per --style: a grayscale image or left/right/top/bottom/radial/"
+        "all; prefix ~ inverts. Masks are normalised per pixel.")
+    _STRENGTH = flags.DEFINE_float(
+        "strength", 1.0, "In [0, 1]: 0 keeps the content (its own code), 1 the full style.")
+    _COARSE = flags.DEFINE_string("coarse_style", None,
+                                  "Style of the coarse layers (structure).")
+    _FINE = flags.DEFINE_string("fine_style", None,
+                                "Style of the fine decoder layers (colour, texture).")
+    _PRESERVE = flags.DEFINE_bool("preserve_color", False,
+                                  "Keep the content's colours (chroma); style only the "
+                                  "luminance.")
+    _MAX_SIZE = flags.DEFINE_integer("max_size", 0,
+                                     "Downscale contents whose long side exceeds this; 0 = "
+                                     "full size.")
+    _TILE_SIZE = flags.DEFINE_integer("tile_size", 512,
+                                      "Images with a side above this are painted in tiles.")
+    _TILE_OVERLAP = flags.DEFINE_integer("tile_overlap", 128,
+                                         "Overlap of neighbouring tiles, in pixels.")
+    _STATISTICS_SIZE = flags.DEFINE_integer(
+        "statistics_size", 0, "Tiled images: long side of the downscaled pass whose "
+        "instance-norm statistics all tiles share; 0 = tile_size. Larger is closer to an "
+        "untiled run and costs more memory.")
+    _OUTPUT = flags.DEFINE_string("output", None,
+                                  "Output image file (.png/.jpg) or folder.")
+    _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
     app.run(main)

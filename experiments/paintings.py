@@ -4,6 +4,7 @@ The Great Wave, ...) -- 15 styles -- painted onto its 23 photos, 128x128 crops. 
 style encoder and fusion-aware training are on: this is the model the figures use.
 
     python train.py --config=experiments/paintings.py --workdir=runs/paintings
+    python -m experiments.figures --run=runs/paintings --output=figures   # figures 1-9
 
 Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
 (one sub-folder per style, or one loose image per style). VGG features: random by

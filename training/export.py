@@ -175,3 +175,38 @@ def load_encoder(path):
     if not os.path.isfile(encoder_path):
         return None
     return keras.models.load_model(encoder_path, safe_mode=True, compile=False)
+
+
+def export_checkpoint(workdir, export_dir, saved_model=False):
+    """Exports the newest checkpoint of a run (e.g. one still training) into
+    `export_dir`, rebuilding the models from the run's config.json and styles.json.
+
+    Returns the checkpoint's step. Only G, the style bank and the encoder are restored;
+    the optimizers and D in the checkpoint are left unread. The run's config.json is
+    copied beside them, so evaluate.py reads the run's settings from the folder.
+    """
+    import ml_collections
+    from training import step as step_lib
+    checkpoint_path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if checkpoint_path is None:
+        raise ValueError(f"No checkpoint in {os.path.join(workdir, 'checkpoints')!r}; "
+                         f"expected a run that has saved at least one.")
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    with open(os.path.join(workdir, STYLES_FILE)) as f:
+        style_names = json.load(f)["names"]
+    models = step_lib.build_models(config.model, config.optim, len(style_names),
+                                   vgg_config=config.vgg)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(
+        generator=models.generator, bank=models.bank, step=step,
+        **({"encoder": models.encoder} if models.encoder is not None else {}))
+    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+    export_generator(export_dir, models.generator, models.bank, style_names,
+                     encoder=models.encoder,
+                     encoder_image_size=(config.data.style_resize
+                                         or config.data.image_size),
+                     saved_model=saved_model)
+    summaries.write_atomically(os.path.join(export_dir, "config.json"),
+                               (config.to_json_best_effort(indent=2) + "\n").encode())
+    return int(step)
