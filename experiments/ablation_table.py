@@ -21,14 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-_RUNS = flags.DEFINE_list("runs", None, "Run workdirs and/or folders of runs.")
-_OUTPUT = flags.DEFINE_string("output", None, "Folder for table.md and table.csv.")
-_MAX_CONTENTS = flags.DEFINE_integer("max_contents", 0, "Use only the first N content "
-                                     "images (0: all), for every run alike.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 4, "Pairs per batch.")
-_REEVALUATE = flags.DEFINE_bool("reevaluate", False, "Evaluate every run again even "
-                                "when its eval_ablation/metrics.json is up to date.")
-
 EVAL_FOLDER = "eval_ablation"
 # (csv key, markdown header, summary key of evaluate.py, format)
 COLUMNS = (("content_ssim", "content SSIM", "ssim_y", "{:.3f}"),
@@ -156,15 +148,29 @@ def make_table(paths, output, max_contents=0, batch_size=4, reevaluate=False):
     return rows, fd_name
 
 
+def define_flags():
+    """The command line's flags: defined only when run as a script, so importing this
+    module (tests) does not clash with other entry points' flags of the same name."""
+    flags.DEFINE_list("runs", None, "Run workdirs and/or folders of runs.")
+    flags.DEFINE_string("output", None, "Folder for table.md and table.csv.")
+    flags.DEFINE_integer("max_contents", 0, "Use only the first N content images (0: "
+                         "all), for every run alike.")
+    flags.DEFINE_integer("batch_size", 4, "Pairs per batch.")
+    flags.DEFINE_bool("reevaluate", False, "Evaluate every run again even when its "
+                      "eval_ablation/metrics.json is up to date.")
+    flags.mark_flags_as_required(["runs", "output"])
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    rows, fd_name = make_table(_RUNS.value, _OUTPUT.value, _MAX_CONTENTS.value,
-                               _BATCH_SIZE.value, _REEVALUATE.value)
+    values = flags.FLAGS
+    rows, fd_name = make_table(values.runs, values.output, values.max_contents,
+                               values.batch_size, values.reevaluate)
     print(markdown(rows, fd_name))
-    print(f"Wrote table.md and table.csv to {_OUTPUT.value}.")
+    print(f"Wrote table.md and table.csv to {values.output}.")
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["runs", "output"])
+    define_flags()
     app.run(main)
