@@ -92,12 +92,15 @@ def test_unknown_discriminator_kind_lists_the_kinds():
 
 
 def test_spectral_conv_kernel_has_unit_spectral_norm_after_power_iterations():
+    keras.utils.set_random_seed(0)
     layer = discriminator_lib.SpectralConv2D(6, 3)
     layer.build((None, 8, 8, 4))
-    for _ in range(30):
+    for _ in range(100):
         kernel = layer.normalized_kernel(training=True)
     singular_values = np.linalg.svd(np.reshape(np.asarray(kernel), (-1, 6)),
                                     compute_uv=False)
+    # Power iteration approaches sigma from below, at the rate of the singular-value
+    # gap: after 100 iterations it is within 0.1% on this kernel.
     assert singular_values[0] == pytest.approx(1.0, rel=1e-3)
     # Inference calls do not advance the power iteration.
     u = np.array(layer.u)
@@ -128,11 +131,14 @@ def test_spectral_norm_under_two_replica_mirrored_strategy():
             for _ in range(2):  # two calls: u advances twice
                 logits = strategy.run(lambda x, c: discriminator([x, c], training=True),
                                       args=batch)
-            return strategy.gather(logits, axis=0)
+            return logits
 
         iterator = iter(strategy.experimental_distribute_dataset(
             tf.data.Dataset.from_tensors((images, codes))))
-        logits = training_calls(iterator)
+        # Concatenated outside the function: a gather would be a collective op, whose
+        # instance keys can collide with other tests' strategies in one process.
+        logits = tf.concat(strategy.experimental_local_results(training_calls(iterator)),
+                           axis=0)
         u_variables = [w for w in discriminator.weights if "power_iteration" in w.path]
         assert len(u_variables) == 3
         for u in u_variables:
