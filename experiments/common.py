@@ -22,6 +22,13 @@ def base_config():
     config.model = ml_collections.ConfigDict()
     config.model.generator = "small"      # models/generator.py VARIANTS
     config.model.discriminator = "small"  # models/discriminator.py VARIANTS
+    # "patch", "multiscale" (a PatchGAN per image scale) or "vgg" (frozen VGG19 trunk
+    # with config.vgg's weights up to discriminator_vgg_layer + a trainable head).
+    config.model.discriminator_kind = "patch"
+    config.model.discriminator_scales = 3  # multiscale: image side must divide by
+                                           # 2^(D's downsamplings + scales - 1)
+    config.model.discriminator_vgg_layer = "block3_conv1"
+    config.model.spectral_norm = False     # spectrally normalised D convolutions
     config.model.code_dim = 64
     # Style encoder (any style image -> code, for unseen styles and `strength`): frozen
     # VGG channel statistics at encoder_layers -> MLP. Off: runs train the bank only.
@@ -72,6 +79,18 @@ def base_config():
     config.train.batch_size = 8           # global: split over the replicas
     config.train.num_steps = 10000
     config.train.pretrain_steps = 0       # stage 1: perceptual losses only, no D
+    # Start G, the style bank (same styles only) and the encoder from another run's
+    # workdir or checkpoint, e.g. a perceptual-only run: "a pretrained style-transfer
+    # network as the generator". Used only when the workdir has no checkpoint yet.
+    config.train.init_generator = ""
+    # Exponential moving average of G's (and bank/encoder) weights, used for the sample
+    # grids and the export: ema <- decay * ema + (1 - decay) * live per step. 0 = off.
+    config.train.ema_decay = 0.0
+    # Adaptive D/G balance: skip D's update while the moving average (decay
+    # d_accuracy_decay per step) of its accuracy on real and fake patches is above
+    # d_skip_accuracy. 0 = off (D is updated every adversarial step).
+    config.train.d_skip_accuracy = 0.0
+    config.train.d_accuracy_decay = 0.9
     # XLA for the train step. Off: on CPU it measured 1.1-1.7x slower (TF-NOTES.md);
     # try it on GPUs/TPUs with experiments/benchmark.py.
     config.train.jit_compile = False

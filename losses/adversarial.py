@@ -110,3 +110,16 @@ def real_logits_and_r1(discriminator, images, codes):
 def d_probabilities(logits):
     """Per-example mean of sigmoid(logits) over patches [B]: D(y) for logging."""
     return _mean_per_example(tf.sigmoid(tf.cast(logits, tf.float32)))
+
+
+def d_accuracy(real_logits, fake_logits, kind="nonsaturating"):
+    """Per-example share of patches D classifies right [B], real and fake averaged.
+
+    A patch is judged real when its logit is above the decision boundary of the loss:
+    0 for nonsaturating (sigmoid 0.5) and hinge, 0.5 for lsgan (targets 0 and 1).
+    """
+    _check_kind(kind)
+    boundary = 0.5 if kind == "lsgan" else 0.0
+    real_right = tf.cast(tf.cast(real_logits, tf.float32) > boundary, tf.float32)
+    fake_right = tf.cast(tf.cast(fake_logits, tf.float32) <= boundary, tf.float32)
+    return 0.5 * (_mean_per_example(real_right) + _mean_per_example(fake_right))

@@ -19,7 +19,8 @@ from absl import logging
 
 from data import pipeline, samples
 from models import generator as generator_lib
-from training import export, step as step_lib, strategy as strategy_lib, summaries
+from training import balance as balance_lib, ema as ema_lib, export, step as step_lib
+from training import strategy as strategy_lib, summaries, warm_start
 
 
 def resolve_data_config(data_config, workdir):
@@ -101,12 +102,18 @@ def train_and_evaluate(config, workdir):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
+        resuming = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+        if config.train.get("init_generator") and not resuming:
+            warm_start.init_generator(config.train.init_generator, models, style_names)
+        ema = ema_lib.maybe_ema(models, config.train, config.model, config.vgg)
+    balance = balance_lib.from_config(config.train)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(
         generator=models.generator, discriminator=models.discriminator,
         bank=models.bank, g_optimizer=models.g_optimizer,
-        d_optimizer=models.d_optimizer, step=step,
-        **({"encoder": models.encoder} if models.encoder is not None else {}))
+        d_optimizer=models.d_optimizer, step=step, d_balance=balance.average,
+        **({"encoder": models.encoder} if models.encoder is not None else {}),
+        **(ema.checkpoint_items() if ema else {}))
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, "checkpoints"),
         max_to_keep=config.train.keep_checkpoints)
@@ -133,14 +140,15 @@ def train_and_evaluate(config, workdir):
             summaries.write_config(config, step=0)
         with stop_on_signals() as stop_request:
             _train_loop(config.train, models, train_step, iterator, step, manager,
-                        sample_images, workdir, stop_request)
+                        sample_images, workdir, stop_request, ema, balance)
     writer.flush()
     if stop_request:
         logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
                         "same command to resume.", stop_request[0].name, int(step))
         return models
-    export.export_generator(os.path.join(workdir, "export"), models.generator,
-                            models.bank, style_names, encoder=models.encoder,
+    exported = ema.models_for_sampling(models) if ema else models
+    export.export_generator(os.path.join(workdir, "export"), exported.generator,
+                            exported.bank, style_names, encoder=exported.encoder,
                             encoder_image_size=(data_config.style_resize
                                                 or data_config.image_size),
                             saved_model=config.train.get("export_saved_model", True))
@@ -169,14 +177,20 @@ def stop_on_signals():
 
 
 def _train_loop(train_config, models, train_step, iterator, step, manager,
-                sample_images, workdir, stop_request=()):
+                sample_images, workdir, stop_request=(), ema=None, balance=None):
+    balance = balance or balance_lib.DiscriminatorBalance(0.0, 0.9)
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
     window_seconds, window_steps = 0.0, 0
     while int(step) < train_config.num_steps:
         adversarial_stage = int(step) >= train_config.pretrain_steps
         started = time.perf_counter()
-        metrics = {k: float(v) for k, v in train_step(iterator, adversarial_stage).items()}
+        update_discriminator = balance.update_discriminator()
+        metrics = {k: float(v) for k, v in
+                   train_step(iterator, adversarial_stage, update_discriminator).items()}
+        balance.observe(metrics, update_discriminator)
+        if ema:
+            ema.update()
         window_seconds += time.perf_counter() - started
         window_steps += 1
         step.assign_add(1)
@@ -200,7 +214,8 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
         if current % train_config.image_every == 0 or current == train_config.num_steps:
-            grid = render_samples(models, *sample_images)
+            grid = render_samples(ema.models_for_sampling(models) if ema else models,
+                                  *sample_images)
             tf.summary.image("samples", grid[None], step=current)
             summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
                                 grid)

@@ -42,12 +42,11 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
     Call under `strategy.scope()`. The optimizers are built here, in the scope, so
     their slots are mirrored like the weights (a Keras 3 optimizer built lazily inside
     the replica step fails under MirroredStrategy). The encoder's frozen VGG uses the
-    weights of `vgg_config`, required when model.encoder is on.
+    weights of `vgg_config`, required when model.encoder is on (and for the vgg D).
     """
     generator = generator_lib.build_generator(model_config.generator,
                                               model_config.code_dim)
-    discriminator = discriminator_lib.build_discriminator(model_config.discriminator,
-                                                          model_config.code_dim)
+    discriminator = discriminator_lib.build_from_config(model_config, vgg_config)
     bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
     encoder = (build_encoder(model_config, vgg_config)
                if model_config.get("encoder", False) else None)
@@ -132,7 +131,7 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         terms = {"encoder": average(tf.where(identity, 0.0, pull))}
         return codes, style, terms, identity
 
-    def replica_step(batch, adversarial_stage):
+    def replica_step(batch, adversarial_stage, update_discriminator=True):
         content, style, style_ids = batch["content"], batch["style"], batch["style_id"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             codes = models.bank(style_ids)
@@ -176,10 +175,12 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                 metrics["loss/D/total"] = d_total
                 metrics["D/real_prob"] = average(adversarial.d_probabilities(real_logits))
                 metrics["D/fake_prob"] = average(adversarial.d_probabilities(fake_logits))
+                metrics["D/accuracy"] = average(adversarial.d_accuracy(
+                    real_logits, fake_logits, loss_config.adversarial))
         g_variables = models.g_variables
         models.g_optimizer.apply_gradients(
             zip(g_tape.gradient(g_total, g_variables), g_variables))
-        if adversarial_stage:
+        if adversarial_stage and update_discriminator:
             d_variables = models.discriminator.trainable_variables
             models.d_optimizer.apply_gradients(
                 zip(d_tape.gradient(d_total, d_variables), d_variables))
@@ -210,8 +211,9 @@ def mix_with_neighbour(values, weights):
 def make_distributed_step(strategy, replica_step, jit_compile=False):
     """Wraps the replica step in one tf.function run through `strategy.run`.
 
-    `adversarial_stage` is a Python bool, so the function is traced at most twice
-    (stage 1 and stage 2). Per-replica values are already divided by the global
+    `adversarial_stage` and `update_discriminator` (False: D's update is skipped,
+    training/balance.py) are Python bools, so the function is traced once per
+    combination used. Per-replica values are already divided by the global
     batch, so their SUM over replicas is the global mean. With `jit_compile` the
     replica step is compiled by XLA; the iterator stays outside it, as XLA cannot
     compile IteratorGetNext.
@@ -220,9 +222,10 @@ def make_distributed_step(strategy, replica_step, jit_compile=False):
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
-    def distributed_step(iterator, adversarial_stage):
+    def distributed_step(iterator, adversarial_stage, update_discriminator=True):
         batch = next(iterator)
-        per_replica = strategy.run(replica_step, args=(batch, adversarial_stage))
+        per_replica = strategy.run(replica_step, args=(batch, adversarial_stage,
+                                                       update_discriminator))
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in per_replica.items()}
 
