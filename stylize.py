@@ -170,9 +170,10 @@ def list_contents(content):
         raise ValueError(f"--content {content!r} matches no image file; expected an "
                          f"image, a folder of images or a glob.")
     for path in files:
-        if not pipeline.has_image_signature(path):
-            raise ValueError(f"Content file {path!r} is not a readable image; expected "
-                             f"a {pipeline.FORMAT_NAMES} file.")
+        problem = pipeline.image_problem(path)
+        if problem:  # all contents are checked before the first is painted
+            raise ValueError(
+                f"Content file {path!r} is not a readable image: {problem}.")
     return files
 
 

@@ -19,7 +19,8 @@ from absl import logging
 
 from data import pipeline, samples
 from models import generator as generator_lib
-from training import export, step as step_lib, strategy as strategy_lib, summaries
+from training import config_check, export, guards, step as step_lib
+from training import strategy as strategy_lib, summaries
 
 
 def resolve_data_config(data_config, workdir):
@@ -90,11 +91,14 @@ def _save_run_files(config, workdir, style_names):
 def train_and_evaluate(config, workdir):
     """Trains G and D as configured, writing everything into `workdir`."""
     strategy = strategy_lib.make_strategy(config.strategy)
-    strategy_lib.per_replica_batch_size(config.train.batch_size, strategy)
+    config_check.validate(config, strategy.num_replicas_in_sync)
+    if config.train.deterministic:
+        guards.make_deterministic(config.seed)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
     data_config = resolve_data_config(config.data, workdir)
     style_names = pipeline.list_styles(data_config.style_dir)[0]
+    skipped_files = pipeline.unreadable_files(data_config)
     _save_run_files(config, workdir, style_names)
 
     with strategy.scope():
@@ -110,17 +114,19 @@ def train_and_evaluate(config, workdir):
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, "checkpoints"),
         max_to_keep=config.train.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
-                     int(step))
+    resumed_from = guards.restore_newest_readable(checkpoint, manager)
+    if resumed_from:
+        logging.info("Resumed from %s at step %d.", resumed_from, int(step))
+    elif config.train.on_nonfinite == "restore":
+        manager.save(checkpoint_number=0)  # a good state to go back to from the start
 
-    # The data stream is a pure function of (seed, example index): a resumed run
-    # continues exactly where the checkpointed one was.
-    dataset, _ = pipeline.make_dataset_from_config(
-        data_config, config.train.batch_size, seed=config.seed,
-        start_index=int(step) * config.train.batch_size)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    def data_iterator():
+        # The data stream is a pure function of (seed, example index): a resumed run
+        # continues exactly where the checkpointed one was.
+        dataset, _ = pipeline.make_dataset_from_config(
+            data_config, config.train.batch_size, seed=config.seed,
+            start_index=int(step) * config.train.batch_size)
+        return iter(strategy.experimental_distribute_dataset(dataset))
     train_step = step_lib.make_distributed_step(
         strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                              config.loss, config.train.batch_size),
@@ -131,9 +137,22 @@ def train_and_evaluate(config, workdir):
     with writer.as_default():
         if int(step) == 0:
             summaries.write_config(config, step=0)
+            tf.summary.scalar("data/skipped_files", len(skipped_files), step=0)
         with stop_on_signals() as stop_request:
-            _train_loop(config.train, models, train_step, iterator, step, manager,
-                        sample_images, workdir, stop_request)
+            for restores in range(config.train.max_restores + 1):
+                try:
+                    _train_loop(config.train, models, train_step, data_iterator(),
+                                step, manager, sample_images, workdir, stop_request)
+                    break
+                except FloatingPointError as error:
+                    if (config.train.on_nonfinite != "restore"
+                            or restores == config.train.max_restores):
+                        raise
+                    restored = guards.restore_after_divergence(
+                        checkpoint, manager, models, step,
+                        config.train.restore_lr_factor, error)
+                    tf.summary.scalar("train/restored_after_divergence", restored,
+                                      step=restored)
     writer.flush()
     if stop_request:
         logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
@@ -173,6 +192,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
     window_seconds, window_steps = 0.0, 0
+    collapse = guards.CollapseDetector(train_config.collapse_patience)
     while int(step) < train_config.num_steps:
         adversarial_stage = int(step) >= train_config.pretrain_steps
         started = time.perf_counter()
@@ -199,6 +219,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
                 "-" if d_total is None else f"{d_total:.4g}", steps_per_second,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
+            collapse.update(metrics, current)
         if current % train_config.image_every == 0 or current == train_config.num_steps:
             grid = render_samples(models, *sample_images)
             tf.summary.image("samples", grid[None], step=current)
