@@ -10,15 +10,13 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard.backend.event_processing import event_accumulator  # noqa: F401
 
 import stylize
 from data import pipeline
 from evaluation import evaluator
 from experiments import quickstart
-from tests.test_stylize import export_dir  # noqa: F401  (fixture: a tiny export)
 from tests.test_train import read_scalars
-from training import loop
+from training import export, loop, step as step_lib
 
 
 def _png_chunk(kind, data):
@@ -102,6 +100,17 @@ def write_hostile_files(folder):
     os.makedirs(path("nested"))
     os.symlink("..", path("nested/loop"))  # a folder containing itself
     return expected
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    """The test variant's untrained G and two bank styles, exported (no SavedModel)."""
+    config = quickstart.get_config("test")
+    models = step_lib.build_models(config.model, config.optim, 2)
+    path = str(tmp_path_factory.mktemp("model") / "export")
+    export.export_generator(path, models.generator, models.bank, ["alpha", "beta"],
+                            saved_model=False)
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -352,7 +352,7 @@ def checkpoint_tensors(prefix):
             if "save_counter" not in name}
 
 
-KILL_STEPS = 30
+KILL_STEPS = 40
 KILL_OVERRIDES = [f"--config.train.num_steps={KILL_STEPS}",
                   "--config.train.checkpoint_every=2", "--config.train.keep_checkpoints=2",
                   "--config.train.image_every=1000", "--config.train.pretrain_steps=10",
@@ -397,7 +397,7 @@ def test_kill_9_at_a_random_moment_then_the_same_command_resumes(
     command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
                f"--workdir={workdir}"] + KILL_OVERRIDES
     chance = random.Random(6)
-    kill_after_step, extra_delay = chance.randint(3, KILL_STEPS - 8), chance.random() * 0.1
+    kill_after_step, extra_delay = chance.randint(3, KILL_STEPS - 15), chance.random() * 0.1
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 180
