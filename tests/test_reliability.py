@@ -261,9 +261,16 @@ def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
         export.load_export(export_dir)
     assert export.GENERATOR_FILE in str(error.value) or "styles.json" in str(error.value)
     import stylize
+    from evaluation import evaluator
+    demo = os.path.join(workdir, "demo_data")
     with pytest.raises(ValueError, match=message):
-        stylize.stylize(export_dir, os.path.join(workdir, "demo_data", "content"),
+        stylize.stylize(export_dir, os.path.join(demo, "content"),
                         str(tmp_path / "out"), styles=["swirls"])
+    with pytest.raises(ValueError, match=message):
+        evaluator.evaluate(evaluator.Options(
+            output=str(tmp_path / "out"), model=export_dir, image_size=16,
+            content_dir=os.path.join(demo, "content"), vgg_weights="random",
+            style_dir=os.path.join(demo, "styles")))
     assert not os.path.exists(tmp_path / "out")
 
 
