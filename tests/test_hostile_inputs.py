@@ -55,6 +55,16 @@ def write_hostile_files(folder):
     with open(path("truncated.jpg"), "wb") as f:
         f.write(jpeg[:len(jpeg) // 2])
     expected["truncated.jpg"] = "not a whole JPEG image"
+    # Whole files with damaged data in the middle (a bad disk sector, a bad copy).
+    texture = (rng.random((120, 120, 3)) * 255).astype(np.uint8)
+    for extension in (".jpg", ".png"):
+        encoded = bytearray(cv2.imencode(extension, texture)[1].tobytes())
+        middle = len(encoded) // 2
+        encoded[middle:middle + 400] = rng.bytes(400)
+        with open(path("damaged" + extension), "wb") as f:
+            f.write(encoded)
+    expected["damaged.jpg"] = "not a whole JPEG image"
+    expected["damaged.png"] = "not a whole PNG image"
     # Phones append data (e.g. a video) after the JPEG's end marker: still an image.
     with open(path("appended.jpg"), "wb") as f:
         f.write(jpeg + rng.bytes(3000))
