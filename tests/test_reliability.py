@@ -208,6 +208,21 @@ def test_a_damaged_listed_checkpoint_falls_back_to_the_one_before(tmp_path, dama
     assert f"Skipping checkpoint {prefix}: it cannot be read" in caplog.text
 
 
+def test_a_damaged_index_file_does_not_hide_the_checkpoints(tmp_path, caplog):
+    """TF ignores an unparsable `checkpoint` file; a fresh start would then overwrite
+    the run's checkpoints."""
+    _saved_variable_checkpoints(str(tmp_path), [1.0, 2.0, 3.0])
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "ckpt-3"\nall_mod')
+    variable = tf.Variable(0.0)
+    checkpoint = tf.train.Checkpoint(v=variable)
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=5)
+    assert manager.checkpoints == []
+    with caplog.at_level(logging.WARNING):
+        assert guards.restore_newest_readable(checkpoint, manager).endswith("ckpt-3")
+    assert float(variable) == 3.0
+    assert "lists no checkpoint but 3 are in the folder" in caplog.text
+
+
 def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
     _, checkpoint, manager = _saved_variable_checkpoints(str(tmp_path), [1.0])
     os.remove(tmp_path / "ckpt-1.index")

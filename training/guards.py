@@ -8,7 +8,9 @@ any moment leaves the index listing complete checkpoints only; the restore below
 skips a listed checkpoint whose files cannot be read (a damaged disk, a file cut short
 by a copy), falling back to the one before it.
 """
+import glob
 import math
+import os
 
 import keras
 import tensorflow as tf
@@ -35,7 +37,7 @@ def restore_newest_readable(checkpoint, manager, finite_variables=()):
       ValueError: if a checkpoint does not match the models (written with another
         config), or if checkpoints exist but none can be read.
     """
-    for path in reversed(manager.checkpoints):
+    for path in reversed(_candidates(manager)):
         try:
             checkpoint.restore(path).assert_existing_objects_matched()
             if all_finite(finite_variables):
@@ -53,11 +55,31 @@ def restore_newest_readable(checkpoint, manager, finite_variables=()):
                 f"({_first_line(error)}); it was written with a different config (see "
                 f"config.json in the workdir): use that config or a new workdir."
             ) from error
-    if manager.checkpoints:
+    if _candidates(manager):
         raise ValueError(
             f"None of the checkpoints in {manager.directory} is usable (see the "
             f"warnings above); move that folder away to start the run from scratch.")
     return None
+
+
+def _candidates(manager):
+    """The checkpoints of the manager's index file, oldest first; if it lists none
+    (a missing or damaged index, which TF ignores with a warning), the checkpoints
+    found in the folder, rather than silently starting again over them."""
+    if manager.checkpoints:
+        return list(manager.checkpoints)
+    numbered = []
+    for index_file in glob.glob(os.path.join(glob.escape(manager.directory),
+                                             "*-*.index")):
+        prefix = index_file[:-len(".index")]
+        number = prefix.rsplit("-", 1)[1]
+        if number.isdigit():
+            numbered.append((int(number), prefix))
+    if numbered:
+        logging.warning("The index file of %s lists no checkpoint but %d are in the "
+                        "folder: trying them, newest first.", manager.directory,
+                        len(numbered))
+    return [prefix for _, prefix in sorted(numbered)]
 
 
 def all_finite(variables):
