@@ -71,7 +71,8 @@ def check_finite(metrics, step):
             raise FloatingPointError(
                 f"Training diverged at step {step}: {tag} = {value}. Lower the "
                 f"learning rates or the loss weights; the last good checkpoint is "
-                f"kept in checkpoints/.")
+                f"kept in checkpoints/ (--config.train.on_nonfinite=restore goes "
+                f"back to it by itself).")
 
 
 def _save_run_files(config, workdir, style_names):
