@@ -244,10 +244,14 @@ def test_resuming_with_another_architecture_is_a_clear_error(short_run):
     config = config.copy_and_resolve_references()
     config.model.generator = "small"
     config.train.num_steps = 4
+    with open(os.path.join(workdir, "config.json")) as f:
+        saved_config = f.read()
     with pytest.raises(ValueError, match=r"Checkpoint .*ckpt-2 does not match the "
                        r"models of this config \(Received incompatible tensor with "
                        r"shape .*\); it was written with a different config"):
         loop.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert f.read() == saved_config  # still the config of the checkpoints
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong_architecture", "not_keras"])
@@ -261,11 +265,11 @@ def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
             data = f.read()
         with open(model_path, "wb") as f:
             f.write(data[:len(data) // 3])
-        message = "cannot be loaded"
+        message = "is not a whole .keras file"
     elif damage == "not_keras":
         with open(model_path, "w") as f:
             f.write("import os; os.system('echo pwned')\n")
-        message = "cannot be loaded"
+        message = "is not a whole .keras file"
     else:  # the generator of another run, the styles of this one
         config = quickstart.get_config("test")
         config.model.code_dim = 12

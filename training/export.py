@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 
 import keras
 import numpy as np
@@ -157,6 +158,9 @@ def resolve_export_dir(path):
 def load_keras_model(path):
     """A .keras model loaded in safe mode (no pickled code runs), or a ValueError
     naming the file when it is damaged or not a model of this project."""
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ValueError(f"{path} is not a whole .keras file (a zip archive): it is "
+                         f"cut short or something else; export it again from its run.")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # zip, JSON, HDF5 and deserialisation errors alike

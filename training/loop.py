@@ -75,7 +75,7 @@ def check_finite(metrics, step):
                 f"back to it by itself).")
 
 
-def _save_run_files(config, workdir, style_names):
+def _check_styles(workdir, style_names):
     styles_path = os.path.join(workdir, "styles.json")
     if os.path.exists(styles_path):
         with open(styles_path) as f:
@@ -84,7 +84,11 @@ def _save_run_files(config, workdir, style_names):
             raise ValueError(
                 f"{styles_path} lists styles {previous} but the data now has "
                 f"{list(style_names)}; use a new workdir for different styles.")
-    summaries.write_json(styles_path, {"names": list(style_names)})
+
+
+def _save_run_files(config, workdir, style_names):
+    summaries.write_json(os.path.join(workdir, "styles.json"),
+                         {"names": list(style_names)})
     summaries.write_atomically(os.path.join(workdir, "config.json"),
                                (config.to_json_best_effort(indent=2) + "\n").encode())
 
@@ -100,7 +104,7 @@ def train_and_evaluate(config, workdir):
     data_config = resolve_data_config(config.data, workdir)
     style_names = pipeline.list_styles(data_config.style_dir)[0]
     skipped_files = pipeline.unreadable_files(data_config)
-    _save_run_files(config, workdir, style_names)
+    _check_styles(workdir, style_names)
 
     with strategy.scope():
         models = step_lib.build_models(config.model, config.optim, len(style_names),
@@ -116,6 +120,8 @@ def train_and_evaluate(config, workdir):
         checkpoint, os.path.join(workdir, "checkpoints"),
         max_to_keep=config.train.keep_checkpoints)
     resumed_from = guards.restore_newest_readable(checkpoint, manager)
+    # Only now: a config whose models do not match the checkpoints leaves them alone.
+    _save_run_files(config, workdir, style_names)
     if resumed_from:
         logging.info("Resumed from %s at step %d.", resumed_from, int(step))
     elif config.train.on_nonfinite == "restore":
