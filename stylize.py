@@ -28,6 +28,9 @@ from absl import app, flags, logging  # noqa: E402
 
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 STRIDE = 4  # models.generator.STRIDE, without importing TensorFlow for --help
+# Smaller images (down to 1x1) are padded to this: G's reflection padding needs at
+# least 2 pixels at 1/4 scale and 5 at full scale.
+MIN_SIDE = 16
 
 
 # --------------------------------------------------------------------------- tiling
@@ -138,9 +141,10 @@ def list_contents(content):
         raise ValueError(f"--content {content!r} matches no image file; expected an "
                          f"image, a folder of images or a glob.")
     for path in files:
-        if not pipeline.has_image_signature(path):
-            raise ValueError(f"Content file {path!r} is not a readable image; expected "
-                             f"a {pipeline.FORMAT_NAMES} file.")
+        problem = pipeline.image_problem(path)
+        if problem:  # all contents are checked before the first is painted
+            raise ValueError(
+                f"Content file {path!r} is not a readable image: {problem}.")
     return files
 
 
@@ -229,9 +233,11 @@ def prepare_content(path, max_size):
         size = [max(1, round(side * scale)) for side in image.shape[:2]]
         image = np.clip(tf.image.resize(image, size, antialias=True).numpy(), 0, 1)
     height, width = image.shape[:2]
-    if height % STRIDE == 0 and width % STRIDE == 0:
+    if (height % STRIDE == 0 and width % STRIDE == 0
+            and min(height, width) >= MIN_SIDE):
         return image, (height, width)  # no copy: large images are large
-    pad = [(0, -height % STRIDE), (0, -width % STRIDE), (0, 0)]
+    pad = [(0, max(-height % STRIDE, MIN_SIDE - height)),
+           (0, max(-width % STRIDE, MIN_SIDE - width)), (0, 0)]
     mode = "reflect" if min(height, width) > STRIDE else "edge"
     return np.pad(image, pad, mode=mode), (height, width)
 

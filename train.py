@@ -8,6 +8,7 @@ r"""Trains a StyleFusion-GAN run.
 Running again with the same --workdir resumes from its newest checkpoint.
 """
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,10 +25,34 @@ _DRY_RUN = flags.DEFINE_bool("dry_run", False,
 flags.mark_flag_as_required("config")
 
 
+def parse_flags(argv):
+    """absl's parser, with one sentence instead of the bare AttributeError that
+    ml_collections raises for an override of a config key that does not exist."""
+    try:
+        return app.parse_flags_with_usage(argv)
+    except AttributeError as error:
+        missing = str(error).strip("\"'")
+        override = next((arg for arg in argv[1:] if arg.startswith("--config.")
+                         and missing in arg.split("=", 1)[0].split(".")), None)
+        if override is None:
+            raise
+        path = override.split("=", 1)[0][len("--config."):]
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        sys.stderr.write(f"FATAL Flags parsing error: unknown config key {path!r} in "
+                         f"{override}; see the keys of {parent or 'the config'} with "
+                         f"--dry_run.\n")
+        sys.exit(1)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
+    from training import config_check
+    try:
+        config_check.validate(config)
+    except ValueError as error:
+        sys.exit(str(error))  # the problems alone, without the flags' usage text
     if _DRY_RUN.value:
         print(config)
         return
@@ -39,4 +64,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -14,6 +14,8 @@ artist's collection) or a loose image file in the style folder (a single paintin
 Images are float32 NHWC RGB in [0, 1]; style_id is int32, an index into the sorted
 style names returned with the dataset.
 """
+import concurrent.futures
+import functools
 import os
 from pathlib import Path
 
@@ -36,6 +38,9 @@ IMAGE_SIGNATURES = {
 }
 SIGNATURE_LENGTH = 12
 FORMAT_NAMES = "JPEG, PNG, GIF, BMP or WebP"
+# Larger images are refused from their header, before decoding: TF decodes to float32,
+# so 50 Mpixels already take 600 MB (a 20000x20000 image would take 4.8 GB).
+MAX_IMAGE_PIXELS = 50_000_000
 
 # Stream ids folded into the seed, so each stream draws independent random numbers.
 CONTENT_STREAM = 0
@@ -59,8 +64,16 @@ def list_images(folder):
     if not folder.is_dir():
         raise ValueError(f"Image folder {folder} does not exist or is not a folder.")
     relative_paths = []
+    walked = set()  # real paths: a symbolic link back up the tree is walked once
     for directory, subdirectories, filenames in os.walk(folder, followlinks=True):
-        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        walked.add(os.path.realpath(directory))
+        for name in [name for name in subdirectories if not name.startswith(".")]:
+            if os.path.realpath(os.path.join(directory, name)) in walked:
+                logging.warning("Skipping %s: it links to a folder already listed "
+                                "(a symbolic link loop).", os.path.join(directory, name))
+        subdirectories[:] = [
+            name for name in subdirectories if not name.startswith(".")
+            and os.path.realpath(os.path.join(directory, name)) not in walked]
         relative_directory = Path(directory).relative_to(folder)
         relative_paths.extend(
             relative_directory / name for name in filenames
@@ -121,41 +134,115 @@ def style_of(entry):
     return entry.name, []
 
 
+def signature_format(header):
+    """The format name whose IMAGE_SIGNATURES the first bytes match, or None."""
+    for name, signature in IMAGE_SIGNATURES.items():
+        if all(header[offset:offset + len(expected)] == expected
+               for offset, expected in signature):
+            return name
+    return None
+
+
 def has_image_signature(path):
     """Whether the file starts with the signature of a format decode_image reads."""
     try:
         with open(path, "rb") as file:
-            header = file.read(SIGNATURE_LENGTH)
+            return signature_format(file.read(SIGNATURE_LENGTH)) is not None
     except OSError:
         return False
-    return any(all(header[offset:offset + len(expected)] == expected
-                   for offset, expected in signature)
-               for signature in IMAGE_SIGNATURES.values())
+
+
+def image_problem(path, max_pixels=MAX_IMAGE_PIXELS):
+    """Why the file at `path` cannot be used as an image, as the end of a sentence, or
+    None when it decodes.
+
+    The size is read from the header first, so a huge image is refused without being
+    decoded; then the file is decoded once by PIL (a JPEG at 1/8 scale, which still
+    reads all its data: ~4 ms per megapixel photo), so a truncated or damaged file is
+    found before training starts, not when the data stream reaches it. Results are
+    cached per (path, size, modification time).
+    """
+    try:
+        stat = os.stat(path)
+    except OSError as error:
+        return f"it cannot be read ({error.strerror})"
+    return _image_problem(os.fspath(path), stat.st_size, stat.st_mtime_ns, max_pixels)
+
+
+@functools.lru_cache(maxsize=None)
+def _image_problem(path, size, modified, max_pixels):
+    del modified  # part of the cache key only
+    if size == 0:
+        return "it is empty (0 bytes)"
+    try:
+        with open(path, "rb") as file:
+            image_format = signature_format(file.read(SIGNATURE_LENGTH))
+    except OSError as error:
+        return f"it cannot be read ({error.strerror})"
+    if image_format is None:
+        return f"its first bytes are not those of a {FORMAT_NAMES} image"
+    try:
+        with _open_with_pil(path, image_format) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                return (f"it is {width}x{height} pixels, more than the {max_pixels} "
+                        f"pixels an image may have; downscale it")
+            image.draft("RGB", (width // 8, height // 8))  # JPEG only: 1/8 scale
+            image.load()
+    except Exception as error:  # PIL raises many types (OSError, SyntaxError, ...)
+        return f"it is not a whole {image_format} image ({error})"
+    return None
+
+
+def _open_with_pil(path, image_format):
+    """PIL's reader of that format. Image.open would refuse huge images with its own
+    'decompression bomb' error before the size can be reported, so the format's
+    class is used directly: it reads the header only."""
+    from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin
+    from PIL import WebPImagePlugin
+    return {"JPEG": JpegImagePlugin.JpegImageFile, "PNG": PngImagePlugin.PngImageFile,
+            "GIF": GifImagePlugin.GifImageFile, "BMP": BmpImagePlugin.BmpImageFile,
+            "WebP": WebPImagePlugin.WebPImageFile}[image_format](path)
+
+
+def image_problems(files):
+    """image_problem of each file, decoded in parallel (PIL releases the GIL)."""
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return dict(zip(files, pool.map(image_problem, files)))
 
 
 def keep_readable_images(files, folder=None):
-    """The files that start with an image signature; the others are logged and dropped.
-
-    This reads 12 bytes per file, not the whole image, so it is cheap on large folders.
+    """The files image_problem finds nothing wrong with; the others are logged, each
+    with the reason, and dropped.
 
     Raises:
       ValueError: if `folder` is given and it has no readable image at all.
     """
-    readable = [path for path in files if has_image_signature(path)]
+    problems = image_problems(files)
+    readable = [path for path in files if problems[path] is None]
     if len(readable) < len(files):
-        skipped = sorted(set(files) - set(readable))
-        for path in skipped:
-            logging.warning("Skipping %s: its first bytes are not those of a %s image.",
-                            path, FORMAT_NAMES)
-        logging.warning("Skipped %d of %d files in %s.", len(skipped), len(files),
-                        folder or Path(files[0]).parent)
+        for path in files:
+            if problems[path] is not None:
+                logging.warning("Skipping %s: %s.", path, problems[path])
+        logging.warning("Skipped %d of %d files in %s.", len(files) - len(readable),
+                        len(files), folder or Path(files[0]).parent)
     if folder is not None and not files:
         raise ValueError(f"Image folder {folder} has no image files; expected at least one "
                          f"file named {', '.join('*' + e for e in IMAGE_EXTENSIONS)}.")
     if folder is not None and not readable:
         raise ValueError(f"Image folder {folder} has no readable image: none of its "
-                         f"{len(files)} image files is a {FORMAT_NAMES} image.")
+                         f"{len(files)} image files is a whole {FORMAT_NAMES} image "
+                         f"(see the warnings above).")
     return readable
+
+
+def unreadable_files(data_config):
+    """(path, reason) of every image file of the content and style folders that
+    training skips; nothing is logged (keep_readable_images logs them)."""
+    folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
+    files = [path for folder in folders for path in list_images(folder.strip())]
+    return [(path, problem) for path, problem in image_problems(files).items()
+            if problem is not None]
 
 
 # --------------------------------------------------------------------------- image ops

@@ -400,6 +400,8 @@ def bank_indices(style_names, bank_names, style_dir):
 def evaluate(options):
     """Runs the whole evaluation; returns (results dict, csv rows)."""
     settings = resolve_settings(options)
+    # First: a damaged model fails in a second, not after the features are computed.
+    model = load_model(settings["model"]) if "ours" in settings["methods"] else None
     network = FeatureNetwork(settings["vgg"])
     settings["vgg"]["weights_description"] = network.description
     settings["fd_name"] = f"FD-VGG19({network.description})"
@@ -412,7 +414,6 @@ def evaluate(options):
     content_names = [os.path.relpath(path, settings["content_dir"])
                      for path in content_files]
     style_data = prepare_styles(settings, network)
-    model = load_model(settings["model"]) if "ours" in settings["methods"] else None
     results = {"settings": settings, "classifier": style_data.classifier_report,
                "styles": style_data.names, "contents": content_names, "methods": {}}
     rows = []

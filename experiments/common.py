@@ -98,6 +98,18 @@ def base_config():
     config.train.image_every = 500
     config.train.checkpoint_every = 1000
     config.train.keep_checkpoints = 3
+    # A non-finite loss: "stop" the run naming the step and the term, or "restore" the
+    # last checkpoint and go on with both learning rates times restore_lr_factor, at
+    # most max_restores times.
+    config.train.on_nonfinite = "stop"
+    config.train.restore_lr_factor = 0.5
+    config.train.max_restores = 3
+    # Warn when D separates real from fake completely, or G's outputs are constant,
+    # for this many consecutive logs (training/guards.py).
+    config.train.collapse_patience = 5
+    # Deterministic ops (tf.config.experimental.enable_op_determinism): the same
+    # config and seed give bit-identical weights, at some cost in speed.
+    config.train.deterministic = False
     config.train.sample_contents = 3      # rows of the sample grid
     config.train.sample_styles = 8        # at most this many columns
     # export/saved_model (TF serving signatures) beside generator.keras; ~7 s of tracing.

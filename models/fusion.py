@@ -87,10 +87,14 @@ def load_image(path, what):
     """float32 RGB [H, W, 3] in [0, 1], or ValueError naming the file and its role."""
     if not os.path.isfile(path):
         raise ValueError(f"{what} {path!r} does not exist or is not a file.")
-    if not pipeline.has_image_signature(path):
-        raise ValueError(f"{what} {path!r} is not a readable image; expected a "
-                         f"{pipeline.FORMAT_NAMES} file.")
-    return pipeline.decode_image(path).numpy()
+    problem = pipeline.image_problem(path)
+    if problem:
+        raise ValueError(f"{what} {path!r} is not a readable image: {problem}.")
+    try:
+        return pipeline.decode_image(path).numpy()
+    except tf.errors.InvalidArgumentError as error:  # damage the checks did not see
+        raise ValueError(f"{what} {path!r} cannot be decoded: "
+                         f"{error.message.strip().splitlines()[-1]}") from error
 
 
 def encode_image(image, source):

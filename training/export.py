@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 
 import keras
 import numpy as np
@@ -154,19 +155,49 @@ def resolve_export_dir(path):
         f"in it or in its 'export' sub-folder (a run writes them when it finishes).")
 
 
+def load_keras_model(path):
+    """A .keras model loaded in safe mode (no pickled code runs), or a ValueError
+    naming the file when it is damaged or not a model of this project."""
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ValueError(f"{path} is not a whole .keras file (a zip archive): it is "
+                         f"cut short or something else; export it again from its run.")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # zip, JSON, HDF5 and deserialisation errors alike
+        detail = str(error).strip().split("\n")[0][:200]
+        raise ValueError(f"{path} cannot be loaded as a Keras model "
+                         f"({type(error).__name__}: {detail}); export it again from "
+                         f"its run.") from error
+
+
 def load_export(path):
-    """Returns (generator, style_names, codes [num_styles, code_dim] float32)."""
+    """Returns (generator, style_names, codes [num_styles, code_dim] float32).
+
+    Raises:
+      ValueError: if the files are damaged or do not belong together.
+    """
     export_dir = resolve_export_dir(path)
-    generator = keras.models.load_model(
-        os.path.join(export_dir, GENERATOR_FILE), safe_mode=True, compile=False)
+    generator = load_keras_model(os.path.join(export_dir, GENERATOR_FILE))
     styles = load_styles(export_dir)
-    return generator, styles["names"], np.asarray(styles["codes"], np.float32)
+    codes = np.asarray(styles["codes"], np.float32)
+    expected = generator.inputs[1].shape[-1]
+    if codes.ndim != 2 or codes.shape[1] != expected:
+        raise ValueError(
+            f"{os.path.join(export_dir, STYLES_FILE)} has codes of "
+            f"{codes.shape[-1] if codes.ndim else 0} values but the generator expects "
+            f"{expected}: the two files come from different runs; export again.")
+    return generator, styles["names"], codes
 
 
 def load_styles(path):
     """The export's styles.json as a dict (names, codes, encoder_image_size, ...)."""
-    with open(os.path.join(resolve_export_dir(path), STYLES_FILE)) as f:
-        return json.load(f)
+    styles_path = os.path.join(resolve_export_dir(path), STYLES_FILE)
+    try:
+        with open(styles_path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{styles_path} cannot be read ({error}); export again from "
+                         f"its run.") from error
 
 
 def load_encoder(path):
@@ -174,7 +205,7 @@ def load_encoder(path):
     encoder_path = os.path.join(resolve_export_dir(path), ENCODER_FILE)
     if not os.path.isfile(encoder_path):
         return None
-    return keras.models.load_model(encoder_path, safe_mode=True, compile=False)
+    return load_keras_model(encoder_path)
 
 
 def export_checkpoint(workdir, export_dir, saved_model=False):

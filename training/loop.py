@@ -19,8 +19,8 @@ from absl import logging
 
 from data import pipeline, samples
 from models import generator as generator_lib
-from training import balance as balance_lib, ema as ema_lib, export, step as step_lib
-from training import strategy as strategy_lib, summaries, warm_start
+from training import balance as balance_lib, config_check, ema as ema_lib, export, guards
+from training import step as step_lib, strategy as strategy_lib, summaries, warm_start
 
 
 def resolve_data_config(data_config, workdir):
@@ -71,10 +71,11 @@ def check_finite(metrics, step):
             raise FloatingPointError(
                 f"Training diverged at step {step}: {tag} = {value}. Lower the "
                 f"learning rates or the loss weights; the last good checkpoint is "
-                f"kept in checkpoints/.")
+                f"kept in checkpoints/ (--config.train.on_nonfinite=restore goes "
+                f"back to it by itself).")
 
 
-def _save_run_files(config, workdir, style_names):
+def _check_styles(workdir, style_names):
     styles_path = os.path.join(workdir, "styles.json")
     if os.path.exists(styles_path):
         with open(styles_path) as f:
@@ -83,7 +84,11 @@ def _save_run_files(config, workdir, style_names):
             raise ValueError(
                 f"{styles_path} lists styles {previous} but the data now has "
                 f"{list(style_names)}; use a new workdir for different styles.")
-    summaries.write_json(styles_path, {"names": list(style_names)})
+
+
+def _save_run_files(config, workdir, style_names):
+    summaries.write_json(os.path.join(workdir, "styles.json"),
+                         {"names": list(style_names)})
     summaries.write_atomically(os.path.join(workdir, "config.json"),
                                (config.to_json_best_effort(indent=2) + "\n").encode())
 
@@ -91,12 +96,15 @@ def _save_run_files(config, workdir, style_names):
 def train_and_evaluate(config, workdir):
     """Trains G and D as configured, writing everything into `workdir`."""
     strategy = strategy_lib.make_strategy(config.strategy)
-    strategy_lib.per_replica_batch_size(config.train.batch_size, strategy)
+    config_check.validate(config, strategy.num_replicas_in_sync)
+    if config.train.deterministic:
+        guards.make_deterministic(config.seed)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
     data_config = resolve_data_config(config.data, workdir)
     style_names = pipeline.list_styles(data_config.style_dir)[0]
-    _save_run_files(config, workdir, style_names)
+    skipped_files = pipeline.unreadable_files(data_config)
+    _check_styles(workdir, style_names)
 
     with strategy.scope():
         models = step_lib.build_models(config.model, config.optim, len(style_names),
@@ -117,17 +125,21 @@ def train_and_evaluate(config, workdir):
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, "checkpoints"),
         max_to_keep=config.train.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
-                     int(step))
+    resumed_from = guards.restore_newest_readable(checkpoint, manager)
+    # Only now: a config whose models do not match the checkpoints leaves them alone.
+    _save_run_files(config, workdir, style_names)
+    if resumed_from:
+        logging.info("Resumed from %s at step %d.", resumed_from, int(step))
+    elif config.train.on_nonfinite == "restore":
+        manager.save(checkpoint_number=0)  # a good state to go back to from the start
 
-    # The data stream is a pure function of (seed, example index): a resumed run
-    # continues exactly where the checkpointed one was.
-    dataset, _ = pipeline.make_dataset_from_config(
-        data_config, config.train.batch_size, seed=config.seed,
-        start_index=int(step) * config.train.batch_size)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    def data_iterator():
+        # The data stream is a pure function of (seed, example index): a resumed run
+        # continues exactly where the checkpointed one was.
+        dataset, _ = pipeline.make_dataset_from_config(
+            data_config, config.train.batch_size, seed=config.seed,
+            start_index=int(step) * config.train.batch_size)
+        return iter(strategy.experimental_distribute_dataset(dataset))
     train_step = step_lib.make_distributed_step(
         strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                              config.loss, config.train.batch_size),
@@ -138,9 +150,23 @@ def train_and_evaluate(config, workdir):
     with writer.as_default():
         if int(step) == 0:
             summaries.write_config(config, step=0)
+            tf.summary.scalar("data/skipped_files", len(skipped_files), step=0)
         with stop_on_signals() as stop_request:
-            _train_loop(config.train, models, train_step, iterator, step, manager,
-                        sample_images, workdir, stop_request, ema, balance)
+            for restores in range(config.train.max_restores + 1):
+                try:
+                    _train_loop(config.train, models, train_step, data_iterator(),
+                                step, manager, sample_images, workdir, stop_request,
+                                ema, balance)
+                    break
+                except FloatingPointError as error:
+                    if (config.train.on_nonfinite != "restore"
+                            or restores == config.train.max_restores):
+                        raise
+                    restored = guards.restore_after_divergence(
+                        checkpoint, manager, models, step,
+                        config.train.restore_lr_factor, error)
+                    tf.summary.scalar("train/restored_after_divergence", restored,
+                                      step=restored)
     writer.flush()
     if stop_request:
         logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
@@ -182,6 +208,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
     window_seconds, window_steps = 0.0, 0
+    collapse = guards.CollapseDetector(train_config.collapse_patience)
     while int(step) < train_config.num_steps:
         adversarial_stage = int(step) >= train_config.pretrain_steps
         started = time.perf_counter()
@@ -213,6 +240,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
                 "-" if d_total is None else f"{d_total:.4g}", steps_per_second,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
+            collapse.update(metrics, current)
         if current % train_config.image_every == 0 or current == train_config.num_steps:
             grid = render_samples(ema.models_for_sampling(models) if ema else models,
                                   *sample_images)

@@ -186,6 +186,8 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                 zip(d_tape.gradient(d_total, d_variables), d_variables))
         metrics.update({f"loss/G/{k}": v for k, v in g_terms.items()})
         metrics["loss/G/total"] = g_total
+        # Near 0 when G paints flat images (a collapse, training/guards.py).
+        metrics["G/output_std"] = average(tf.math.reduce_std(fake, axis=[1, 2, 3]))
         return metrics
 
     return replica_step
