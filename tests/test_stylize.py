@@ -54,8 +54,7 @@ def test_stylize_writes_png_and_jpeg_and_folders(export_dir, photo, tmp_path):
         assert f.read(3) == b"\xff\xd8\xff"
     outputs = stylize.stylize(export_dir, str(tmp_path / "*.jpg"),
                               str(tmp_path / "folder"), styles=["alpha", "beta"],
-                              masks=["left", "right"], tile_size=16, tile_overlap=4,
-                              progress=False)
+                              masks=["left", "right"], progress=False)
     assert [os.path.basename(p) for p in outputs] == ["out.png", "photo.png"]
     assert all(os.path.isfile(p) for p in outputs)
 
