@@ -152,7 +152,10 @@ def write_image(path, image):
     """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
     import cv2
     from training import summaries
-    pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    # In place: a 4096x4096 float image is 200 MB per temporary copy.
+    pixels = np.multiply(image, 255.0, dtype=np.float32)
+    pixels += 0.5
+    pixels = np.clip(pixels, 0, 255, out=pixels).astype(np.uint8)
     extension = os.path.splitext(path)[1].lower()
     parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
     ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
