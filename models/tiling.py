@@ -88,7 +88,7 @@ def _weighted_moments(features, row_weights, col_weights):
     weights = row_weights[:, None, None] * col_weights[None, :, None]
     x = tf.cast(features[0], tf.float64)
     weights = tf.cast(weights, tf.float64)
-    count = tf.reduce_sum(weights) * tf.ones([tf.shape(x)[-1]], tf.float64)
+    count = tf.reduce_sum(weights)
     mean = tf.reduce_sum(weights * x, axis=[0, 1]) / count
     squares = tf.reduce_sum(weights * tf.square(x - mean), axis=[0, 1])
     return count, mean, squares
@@ -121,7 +121,7 @@ class TiledPainter:
         self.output = _compiled(models.output)
 
     def _tiles(self, height, width, coarse, fine):
-        """Yields (row weights, col weights, model inputs) of each tile."""
+        """Yields (top, left, (height, width), [code map, fine code map]) per tile."""
         for top in tile_starts(height, self.tile_size, self.overlap):
             for left in tile_starts(width, self.tile_size, self.overlap):
                 size = (min(self.tile_size, height), min(self.tile_size, width))
@@ -132,16 +132,15 @@ class TiledPainter:
     def paint(self, image, coarse, fine=None):
         """The painted image [H, W, 3] for code fields (models.fusion.CodeField)."""
         height, width = image.shape[:2]
-        weights = {}
+        by_scale = {}
 
         def axis(scale):
-            if scale not in weights:
-                weights[scale] = (
-                    axis_weights(height, self.tile_size, self.overlap, self.margin,
-                                 scale),
-                    axis_weights(width, self.tile_size, self.overlap, self.margin,
-                                 scale))
-            return weights[scale]
+            """(row, column) weights of the tiles at 1/scale of the image size."""
+            if scale not in by_scale:
+                by_scale[scale] = tuple(
+                    axis_weights(length, self.tile_size, self.overlap, self.margin,
+                                 scale) for length in (height, width))
+            return by_scale[scale]
 
         statistics = []
         for model in self.features:
