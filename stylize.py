@@ -152,10 +152,11 @@ def write_image(path, image):
     """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
     import cv2
     from training import summaries
-    # In place: a 4096x4096 float image is 200 MB per temporary copy.
-    pixels = np.multiply(image, 255.0, dtype=np.float32)
-    pixels += 0.5
-    pixels = np.clip(pixels, 0, 255, out=pixels).astype(np.uint8)
+    pixels = np.empty(np.shape(image), np.uint8)
+    # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
+    for start in range(0, len(pixels), 256):
+        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
+        pixels[start:start + 256] = np.clip(block, 0, 255)
     extension = os.path.splitext(path)[1].lower()
     parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
     ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
@@ -254,6 +255,7 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
                                     painter)[:height, :width]
             if preserve_color:
                 painted = fusion.preserve_color(image[:height, :width], painted)
+            del image  # one image-sized array less while the output is encoded
             write_image(output_path, painted)
             written.append(output_path)
         except Exception as error:  # noqa: BLE001 -- reported per file, below
