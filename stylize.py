@@ -10,15 +10,19 @@ r"""Paints images in one style or a fusion of styles with a trained model.
     python stylize.py --model=runs/quickstart --content=photo.jpg \
         --coarse_style=mosaic --fine_style=swirls --output=layers.png
 
---model is a run's workdir or its export folder. A style is a name of the model
+--model is a run's workdir or its export folder; a workdir whose run has not finished
+(no export yet) is painted with its newest checkpoint. A style is a name of the model
 (--list_styles) or, for a model trained with a style encoder, the path of any style
-image; `:weight` sets its share in the fusion. Images larger than --tile_size are
-painted in overlapping tiles blended with a raised-cosine window, so memory stays
-bounded at any size. Outputs are PNG or JPEG by extension, written atomically, never
-over an input.
+image; `:weight` sets its share in the fusion. Images with a side above --tile_size
+are painted in overlapping tiles with the result of painting them whole
+(models/tiling.py), so memory stays bounded at any size. Outputs are PNG or JPEG by
+extension, each written atomically, never over an input. In a folder run an image that
+fails is named and skipped, the rest are painted, and the run ends with a list of the
+failures and exit status 1.
 """
 import glob
 import os
+import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,95 +37,21 @@ STRIDE = 4  # models.generator.STRIDE, without importing TensorFlow for --help
 MIN_SIDE = 16
 
 
-# --------------------------------------------------------------------------- tiling
+# --------------------------------------------------------------------------- painting
 
 
-def _window(length, overlap, ramp_start, ramp_end):
-    """1-D weights: raised-cosine ramps over the overlaps, 1 in between.
-
-    Tile borders see reflection padding instead of the real neighbours, so they get
-    (almost) no weight where another tile covers the same pixels.
-    """
-    weights = np.ones(length, np.float32)
-    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
-    if ramp_start:
-        weights[:overlap] = ramp
-    if ramp_end:
-        weights[length - overlap:] = np.minimum(weights[length - overlap:], ramp[::-1])
-    return weights
-
-
-def _tile_starts(length, tile, overlap):
-    if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile - overlap)) + [length - tile]
-    return sorted(set(starts))
-
-
-def run_generator(generator, image, coarse, fine=None, tile_size=512, overlap=128,
-                  statistics_size=None):
-    """Paints one image [H, W, 3] (H, W multiples of STRIDE) with code fields.
-
-    Images larger than tile_size are painted tile by tile: each tile's code map is the
-    matching crop of the fields, and overlapping outputs are blended with _window.
-    Instance norm would normalise each tile by its own statistics, which differ from
-    tile to tile (visible seams, up to 0.7 of the range measured); so a first pass over
-    the whole image, downscaled to statistics_size (default: tile_size, so memory is
-    that of one tile) on its long side, records every norm's statistics and all tiles
-    use them.
-    """
+def run_generator(generator, image, coarse, fine=None, painter=None):
+    """Paints one image [H, W, 3] (H, W multiples of STRIDE) with code fields (coarse
+    and optionally fine, models.fusion.CodeField): whole, or with `painter`
+    (models.tiling.TiledPainter) in tiles when a side exceeds its tile size."""
     import tensorflow as tf
-    from models import generator as generator_lib
-
-    def paint(top, left, height, width):
-        tile = tf.constant(image[None, top:top + height, left:left + width])
-        inputs = [tile, coarse.code_map(top, left, height, width)]
-        if fine is not None:
-            inputs.append(fine.code_map(top, left, height, width))
-        return np.asarray(generator(inputs, training=False))[0]
-
     height, width = image.shape[:2]
-    if height <= tile_size and width <= tile_size:
-        return paint(0, 0, height, width)
-    if tile_size % STRIDE or overlap % STRIDE or not 0 < overlap < tile_size // 2:
-        raise ValueError(f"tile_size ({tile_size}) and tile_overlap ({overlap}) must be "
-                         f"multiples of {STRIDE} with 0 < overlap < tile_size / 2.")
-    statistics = _whole_image_statistics(generator, image, coarse, fine,
-                                         statistics_size or tile_size)
-    total = np.zeros((height, width, 3), np.float32)
-    weight_sum = np.zeros((height, width, 1), np.float32)
-    rows, cols = _tile_starts(height, tile_size, overlap), _tile_starts(
-        width, tile_size, overlap)
-    for top in rows:
-        tile_height = min(tile_size, height)
-        row_weights = _window(tile_height, overlap, top > 0, top + tile_height < height)
-        for left in cols:
-            tile_width = min(tile_size, width)
-            col_weights = _window(tile_width, overlap, left > 0,
-                                  left + tile_width < width)
-            weights = (row_weights[:, None] * col_weights[None, :])[..., None]
-            with generator_lib.fixed_norm_statistics(generator, statistics):
-                output = paint(top, left, tile_height, tile_width)
-            total[top:top + tile_height, left:left + tile_width] += weights * output
-            weight_sum[top:top + tile_height, left:left + tile_width] += weights
-    return total / weight_sum
-
-
-def _whole_image_statistics(generator, image, coarse, fine, statistics_size):
-    import tensorflow as tf
-    from models import generator as generator_lib
-    height, width = image.shape[:2]
-    scale = min(1.0, statistics_size / max(height, width))
-    size = [max(STRIDE, int(round(side * scale / STRIDE)) * STRIDE)
-            for side in (height, width)]
-    small = tf.image.resize(image[None], size, antialias=True) if scale < 1 else \
-        tf.constant(image[None])
-    inputs = [small, coarse.code_map(0, 0, height, width)]
+    if painter is not None and max(height, width) > painter.tile_size:
+        return painter.paint(image, coarse, fine)
+    inputs = [tf.constant(image[None]), coarse.code_map(0, 0, height, width)]
     if fine is not None:
         inputs.append(fine.code_map(0, 0, height, width))
-    with generator_lib.recorded_norm_statistics(generator) as statistics:
-        generator(inputs, training=False)
-    return statistics
+    return np.asarray(generator(inputs, training=False))[0]
 
 
 # --------------------------------------------------------------------------- files
@@ -197,7 +127,11 @@ def write_image(path, image):
     """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
     import cv2
     from training import summaries
-    pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    pixels = np.empty(np.shape(image), np.uint8)
+    # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
+    for start in range(0, len(pixels), 256):
+        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
+        pixels[start:start + 256] = np.clip(block, 0, 255)
     extension = os.path.splitext(path)[1].lower()
     parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
     ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
@@ -212,9 +146,18 @@ def write_image(path, image):
 
 
 def load_source(model):
-    """(generator, StyleSource) of a workdir or export folder."""
+    """(generator, StyleSource) of an export folder or a run's workdir: its export, or
+    while the run has not finished (no export yet) its newest checkpoint."""
     from models import fusion
-    from training import export
+    from training import export, restore
+    if not os.path.isfile(os.path.join(model, export.GENERATOR_FILE)) and not \
+            os.path.isfile(os.path.join(model, "export", export.GENERATOR_FILE)) and \
+            restore.latest_checkpoint(model):
+        generator, names, codes, encoder, image_size, step = restore.load_checkpoint(
+            model)
+        logging.info("%s has no export yet: using its checkpoint at step %d.", model,
+                     step)
+        return generator, fusion.StyleSource(names, codes, encoder, image_size, model)
     generator, names, codes = export.load_export(model)
     styles = export.load_styles(model)
     return generator, fusion.StyleSource(
@@ -242,35 +185,65 @@ def prepare_content(path, max_size):
     return np.pad(image, pad, mode=mode), (height, width)
 
 
+class BatchError(ValueError):
+    """Some images of a folder run failed; the others were written.
+
+    Attributes: written (output paths), failures ([(content path, error message)]).
+    """
+
+    def __init__(self, written, failures):
+        self.written, self.failures = written, failures
+        lines = "\n".join(f"  {path}: {message}" for path, message in failures)
+        super().__init__(f"{len(failures)} of {len(failures) + len(written)} images "
+                         f"failed and were not written (the other {len(written)} "
+                         f"were):\n{lines}")
+
+
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
             coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-            tile_size=512, tile_overlap=128, statistics_size=0, progress=True):
+            tile_size=512, tile_overlap=128, progress=True):
     """Paints every content image and writes the results; returns the output paths.
 
     Args mirror the command-line flags (see the module docstring); `model` may also be
     a (generator, StyleSource) pair from load_source, to paint many times with one
     loaded model. Every input and option is validated before anything is written.
+    Each output is written atomically (complete or absent). In a run over several
+    images, an image that fails later (e.g. a truncated file) is skipped with an error
+    naming it, the others are still painted, and BatchError lists the failures at the
+    end; with one image, its error is raised as is.
     """
     import keras
-    from models import fusion
+    from models import fusion, tiling
     generator, source = load_source(model) if isinstance(model, str) else model
     plan = fusion.make_plan(source, styles, masks, strength, coarse_style, fine_style)
+    painter = tiling.TiledPainter(generator, tile_size, tile_overlap)
     files = list_contents(content)
     outputs = output_paths(content, files, output)
     inputs = files + [p for p, _ in map(fusion.parse_style_spec, styles)
                       if os.path.exists(p)] + [m.lstrip("~") for m in masks]
     check_outputs(outputs, inputs)
     bar = keras.utils.Progbar(len(files)) if progress and len(files) > 1 else None
+    written, failures = [], []
     for index, (path, output_path) in enumerate(zip(files, outputs)):
-        image, (height, width) = prepare_content(path, max_size)
-        coarse, fine = plan.fields(image[:height, :width], source)
-        painted = run_generator(generator, image, coarse, fine, tile_size,
-                                tile_overlap, statistics_size)[:height, :width]
-        if preserve_color:
-            painted = fusion.preserve_color(image[:height, :width], painted)
-        write_image(output_path, painted)
+        try:
+            image, (height, width) = prepare_content(path, max_size)
+            coarse, fine = plan.fields(image[:height, :width], source)
+            painted = run_generator(generator, image, coarse, fine,
+                                    painter)[:height, :width]
+            if preserve_color:
+                painted = fusion.preserve_color(image[:height, :width], painted)
+            del image  # one image-sized array less while the output is encoded
+            write_image(output_path, painted)
+            written.append(output_path)
+        except Exception as error:  # noqa: BLE001 -- reported per file, below
+            if len(files) == 1:
+                raise
+            logging.error("Content %s failed, skipped: %s", path, error)
+            failures.append((path, f"{type(error).__name__}: {error}"))
         if bar is not None:
             bar.update(index + 1)
+    if failures:
+        raise BatchError(written, failures)
     logging.info("Wrote %d image(s): %s", len(outputs),
                  outputs[0] if len(outputs) == 1 else os.path.dirname(outputs[0]))
     return outputs
@@ -282,16 +255,17 @@ def main(argv):
     if not _MODEL.value:
         raise app.UsageError("--model is required (a run's workdir or export folder).")
     if _LIST.value:
-        from training import export
-        print("\n".join(export.load_styles(_MODEL.value)["names"]))
+        print("\n".join(load_source(_MODEL.value)[1].names))
         return
     if not _CONTENT.value or not _OUTPUT.value:
         raise app.UsageError("--content and --output are required.")
     try:
         stylize(_MODEL.value, _CONTENT.value, _OUTPUT.value, _STYLE.value, _MASK.value,
                 _STRENGTH.value, _COARSE.value, _FINE.value, _PRESERVE.value,
-                _MAX_SIZE.value, _TILE_SIZE.value, _TILE_OVERLAP.value,
-                _STATISTICS_SIZE.value)
+                _MAX_SIZE.value, _TILE_SIZE.value, _TILE_OVERLAP.value)
+    except BatchError as error:
+        logging.error("%s", error)
+        sys.exit(1)
     except ValueError as error:
         raise app.UsageError(str(error)) from error
 
@@ -321,12 +295,9 @@ if __name__ == "__main__":
                                      "full size.")
     _TILE_SIZE = flags.DEFINE_integer("tile_size", 512,
                                       "Images with a side above this are painted in tiles.")
-    _TILE_OVERLAP = flags.DEFINE_integer("tile_overlap", 128,
-                                         "Overlap of neighbouring tiles, in pixels.")
-    _STATISTICS_SIZE = flags.DEFINE_integer(
-        "statistics_size", 0, "Tiled images: long side of the downscaled pass whose "
-        "instance-norm statistics all tiles share; 0 = tile_size. Larger is closer to an "
-        "untiled run and costs more memory.")
+    _TILE_OVERLAP = flags.DEFINE_integer(
+        "tile_overlap", 128, "Overlap of neighbouring tiles, in pixels: more than twice "
+        "the generator's receptive radius (88 for the small variant, 120 for base).")
     _OUTPUT = flags.DEFINE_string("output", None,
                                   "Output image file (.png/.jpg) or folder.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")

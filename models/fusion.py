@@ -119,12 +119,15 @@ def style_code(name_or_path, source):
     return encode_image(load_image(name_or_path, "Style image"), source)
 
 
-def mask_from_spec(spec, height, width):
-    """A mask [height, width] in [0, 1] from a shorthand or a grayscale image file."""
+def mask_from_spec(spec, height, width, size=None):
+    """A mask in [0, 1] for a (height, width) content from a shorthand or a grayscale
+    image file, at `size` (default (height, width)): the masks of a large image are
+    made directly at the small size of its code map."""
+    size = size or (height, width)
     if spec.startswith("~"):
-        return 1.0 - mask_from_spec(spec[1:], height, width)
+        return 1.0 - mask_from_spec(spec[1:], height, width, size)
     if spec in MASK_SHORTHANDS:
-        return _shorthand_mask(spec, height, width)
+        return _shorthand_mask(spec, *size)
     if not os.path.exists(spec):
         raise ValueError(f"Mask {spec!r} is neither a mask file nor one of the "
                          f"shorthands {', '.join(MASK_SHORTHANDS)} (prefix ~ inverts).")
@@ -136,7 +139,7 @@ def mask_from_spec(spec, height, width):
             f"Mask {spec!r} is {mask_width}x{mask_height} but the content is "
             f"{width}x{height}; expected a mask with the content's aspect ratio.")
     gray = image.mean(axis=-1, keepdims=True)
-    return tf.image.resize(gray, (height, width), antialias=True).numpy()[..., 0]
+    return tf.image.resize(gray, size, antialias=True).numpy()[..., 0]
 
 
 def _smoothstep(low, high, x):
@@ -168,10 +171,8 @@ def mask_weights(mask_specs, height, width):
     """
     s = generator_lib.STRIDE
     small = (max(1, -(-height // s)), max(1, -(-width // s)))
-    masks = np.stack([
-        tf.image.resize(mask_from_spec(spec, height, width)[..., None], small,
-                        antialias=True).numpy()[..., 0]
-        for spec in mask_specs], axis=-1)
+    masks = np.stack([mask_from_spec(spec, height, width, small)
+                      for spec in mask_specs], axis=-1)
     masks = np.clip(masks, 0.0, 1.0)
     total = masks.sum(axis=-1, keepdims=True)
     uncovered = total[..., 0] <= 1e-6

@@ -17,7 +17,7 @@ layers: colour and fine texture) while the code conditions the stem, the stride-
 layers and the residual blocks (structure): layer fusion. Without it, one code
 conditions every layer, so `generator([image, code])` keeps working.
 """
-import contextlib
+import dataclasses
 
 import keras
 import tensorflow as tf
@@ -72,20 +72,16 @@ class ConditionalInstanceNorm(layers.Layer):
     def __init__(self, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = epsilon
-        # Eager-only hooks for tiled inference (see norm_statistics): record the
-        # statistics of each call, or use given ones instead of the input's own.
-        self._recorded_statistics = None
-        self._fixed_statistics = None
 
-    def call(self, inputs):
+    def call(self, inputs, statistics=None):
+        """`statistics`: optional (mean, variance) [B, 1, 1, C] to normalise by instead
+        of the input's own, e.g. a whole image's when painting it tile by tile."""
         x, modulation = inputs
         gamma, beta = ops.split(modulation, 2, axis=-1)
-        if self._fixed_statistics is not None:
-            mean, variance = self._fixed_statistics
-        else:
+        if statistics is None:
             mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
-        if self._recorded_statistics is not None:
-            self._recorded_statistics.append((mean, variance))
+        else:
+            mean, variance = statistics
         scale = (1.0 + gamma) * ops.rsqrt(variance + self.epsilon)
         return x * scale + (beta - mean * scale)
 
@@ -206,41 +202,67 @@ def build_generator(variant_name="base", code_dim=64, name="generator"):
     return Generator([image, code_map, fine_code_input], output, name=name)
 
 
-def _norm_layers(generator):
-    return [layer for layer in generator.layers
-            if isinstance(layer, ConditionalInstanceNorm)]
+@dataclasses.dataclass
+class StatisticsModels:
+    """G with the statistics of its conditional norms as explicit inputs.
+
+    The same layers (and weights) as the generator, wired so that norm k normalises by
+    given statistics (mean_k, variance_k) [B, 1, 1, C_k] instead of its input's own:
+      features[k]: [image, code, fine_code, mean_0, variance_0, ..., mean_{k-1},
+                    variance_{k-1}] -> the input features of norm k;
+      output:      [image, code, fine_code, every norm's mean and variance] -> image.
+    fine_code is required here: pass the code map again for no layer fusion.
+    """
+    norm_names: list
+    features: list
+    output: keras.Model
 
 
-@contextlib.contextmanager
-def recorded_norm_statistics(generator):
-    """Yields a dict filled, on the next eager call, with each conditional norm's
-    (mean, variance) by layer name."""
-    statistics = {}
-    layers_ = _norm_layers(generator)
-    for layer in layers_:
-        layer._recorded_statistics = []
-    try:
-        yield statistics
-    finally:
-        for layer in layers_:
-            if layer._recorded_statistics:
-                statistics[layer.name] = layer._recorded_statistics[-1]
-            layer._recorded_statistics = None
+def build_statistics_models(generator):
+    """StatisticsModels of a generator built by build_generator (or loaded)."""
+    code_dim = generator.inputs[1].shape[-1]
+    inputs = [keras.Input((None, None, 3), name="image"),
+              keras.Input((None, None, code_dim), name="code"),
+              keras.Input((None, None, code_dim), name="fine_code")]
+    names, statistics, features = [], [], []
+
+    def call(layer, *args, **kwargs):
+        if not isinstance(layer, ConditionalInstanceNorm):
+            return layer(*args, **kwargs)
+        x = args[0][0]
+        mean = keras.Input((1, 1, x.shape[-1]), name=f"{layer.name}_mean")
+        variance = keras.Input((1, 1, x.shape[-1]), name=f"{layer.name}_variance")
+        names.append(layer.name)
+        features.append(x)
+        statistics.append((mean, variance))
+        return layer(*args, statistics=(mean, variance), **kwargs)
+
+    # The walk Functional.call makes over the graph (and keras.models.clone_model,
+    # which has no way to add inputs), done once on symbolic tensors.
+    output = generator._run_through_graph(inputs, operation_fn=lambda layer: layer,
+                                          call_fn=call)
+
+    def given(count):
+        return inputs + [t for pair in statistics[:count] for t in pair]
+
+    return StatisticsModels(
+        names,
+        [keras.Model(given(k), x, name=f"{names[k]}_input")
+         for k, x in enumerate(features)],
+        keras.Model(given(len(names)), output, name=f"{generator.name}_statistics"))
 
 
-@contextlib.contextmanager
-def fixed_norm_statistics(generator, statistics):
-    """Eager calls inside use the given per-layer (mean, variance) instead of each
-    input's own: tiles of one image then share the whole image's normalisation, so
-    their instance norms agree and no seam appears between them."""
-    layers_ = _norm_layers(generator)
-    for layer in layers_:
-        layer._fixed_statistics = statistics[layer.name]
-    try:
-        yield
-    finally:
-        for layer in layers_:
-            layer._fixed_statistics = None
+def receptive_radius(generator):
+    """How far (in image pixels) an output pixel sees: the sum over convolutions of
+    their half-width times their input's stride, along the longest (residual) path."""
+    radius, stride = 0, 1.0
+    for layer in generator.layers:
+        if isinstance(layer, layers.Conv2D):
+            radius += (layer.kernel_size[0] // 2) * stride
+            stride *= layer.strides[0]
+        elif isinstance(layer, layers.UpSampling2D):
+            stride /= layer.size[0]
+    return int(radius)
 
 
 def as_code_map(codes):

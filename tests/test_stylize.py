@@ -54,8 +54,7 @@ def test_stylize_writes_png_and_jpeg_and_folders(export_dir, photo, tmp_path):
         assert f.read(3) == b"\xff\xd8\xff"
     outputs = stylize.stylize(export_dir, str(tmp_path / "*.jpg"),
                               str(tmp_path / "folder"), styles=["alpha", "beta"],
-                              masks=["left", "right"], tile_size=16, tile_overlap=4,
-                              progress=False)
+                              masks=["left", "right"], progress=False)
     assert [os.path.basename(p) for p in outputs] == ["out.png", "photo.png"]
     assert all(os.path.isfile(p) for p in outputs)
 
@@ -142,3 +141,86 @@ def test_cli_lists_styles_and_paints(export_dir, photo, tmp_path):
         [sys.executable, "stylize.py", f"--model={export_dir}", "--list_styles"],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert listed.stdout.split() == NAMES
+
+
+def test_tflite_export_runs_and_matches_the_keras_generator(export_dir, tmp_path):
+    generator, _, codes = export.load_export(export_dir)
+    path = str(tmp_path / "generator.tflite")
+    export.export_tflite(path, generator, 32, 24, codes.shape[1])
+    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    inputs = {detail["name"]: detail for detail in interpreter.get_input_details()}
+    assert sorted(inputs) == ["code", "image"]
+    image = np.random.RandomState(2).uniform(size=(1, 32, 24, 3)).astype(np.float32)
+    code = codes[0].reshape(1, 1, 1, -1)
+    for name, value in [("image", image), ("code", code)]:
+        assert tuple(inputs[name]["shape"]) == value.shape
+        interpreter.set_tensor(inputs[name]["index"], value)
+    interpreter.invoke()
+    (output,) = interpreter.get_output_details()
+    result = interpreter.get_tensor(output["index"])
+    expected = np.asarray(generator([tf.constant(image), tf.constant(code)]))
+    assert result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, atol=1e-4)
+
+
+def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir,
+                                                                      tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "c.png"):
+        summaries.write_png(str(photos / name),
+                            np.random.RandomState(3).uniform(size=(20, 24, 3)))
+    with open(photos / "a.png", "rb") as f:
+        truncated = f.read()[:60]  # a PNG signature, then the file ends
+    (photos / "b.png").write_bytes(truncated)
+    output = tmp_path / "out"
+    with pytest.raises(stylize.BatchError, match="b.png") as error:
+        stylize.stylize(export_dir, str(photos), str(output), styles=["alpha"],
+                        progress=False)
+    assert "1 of 3 images failed" in str(error.value)
+    assert [path for path, _ in error.value.failures] == [str(photos / "b.png")]
+    # Every other image was painted; nothing half-written is left behind.
+    assert folder_contents(output) == ["a.png", "c.png"]
+    assert error.value.written == [str(output / "a.png"), str(output / "c.png")]
+
+
+def test_folder_output_onto_its_own_inputs_is_refused(export_dir, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    summaries.write_png(str(photos / "a.png"), np.zeros((8, 8, 3)))
+    before = (photos / "a.png").read_bytes()
+    with pytest.raises(ValueError, match="is one of the inputs"):
+        stylize.stylize(export_dir, str(photos), str(photos), styles=["alpha"])
+    assert folder_contents(photos) == ["a.png"]
+    assert (photos / "a.png").read_bytes() == before
+
+
+def test_a_workdir_without_export_is_painted_with_its_newest_checkpoint(tmp_path):
+    """A run still training has checkpoints (as training/loop.py saves them) but no
+    export yet: stylize restores G, the bank and the encoder from the checkpoint."""
+    config = quickstart.get_config("test")
+    config.model.encoder = True
+    models = step_lib.build_models(config.model, config.optim, len(NAMES),
+                                   vgg_config=config.vgg)
+    for layer in models.generator.layers:
+        if layer.name.startswith("code_to_norm"):
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=2))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(config.to_json_best_effort())
+    summaries.write_json(str(workdir / "styles.json"), {"names": NAMES})
+    step = tf.Variable(7, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(
+        generator=models.generator, discriminator=models.discriminator,
+        bank=models.bank, g_optimizer=models.g_optimizer,
+        d_optimizer=models.d_optimizer, step=step, encoder=models.encoder)
+    tf.train.CheckpointManager(checkpoint, str(workdir / "checkpoints"), 3).save(7)
+    generator, source = stylize.load_source(str(workdir))
+    assert source.names == NAMES
+    np.testing.assert_array_equal(source.codes, models.bank.codes)
+    image = tf.random.uniform((1, 16, 20, 3), seed=3)
+    code = tf.constant(source.codes[1].reshape(1, 1, 1, -1))
+    np.testing.assert_array_equal(generator([image, code]),
+                                  models.generator([image, code]))
+    np.testing.assert_array_equal(source.encoder(image), models.encoder(image))

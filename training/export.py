@@ -52,13 +52,14 @@ def export_generator(export_dir, generator, bank, style_names, encoder=None,
     """Writes the generator, style codes and encoder atomically into `export_dir`.
 
     Args:
+      bank: the StyleBank, or its codes [num_styles, code_dim].
       encoder: the style encoder, or None if the run has none.
       encoder_image_size: short side style images were resized to in training; the
         encoder sees images at this scale at inference too.
       saved_model: also write the SavedModel (a few seconds of tracing).
     """
     os.makedirs(export_dir, exist_ok=True)
-    codes = np.asarray(bank.codes)
+    codes = np.asarray(getattr(bank, "codes", bank), np.float32)
     styles = {"names": list(style_names), "codes": codes.tolist(),
               "code_dim": int(codes.shape[1]), "image_range": [0.0, 1.0],
               "encoder": encoder is not None,
@@ -210,34 +211,16 @@ def load_encoder(path):
 
 def export_checkpoint(workdir, export_dir, saved_model=False):
     """Exports the newest checkpoint of a run (e.g. one still training) into
-    `export_dir`, rebuilding the models from the run's config.json and styles.json.
+    `export_dir`; returns the checkpoint's step.
 
-    Returns the checkpoint's step. Only G, the style bank and the encoder are restored;
-    the optimizers and D in the checkpoint are left unread. The run's config.json is
-    copied beside them, so evaluate.py reads the run's settings from the folder.
+    The run's config.json is copied beside the export, so evaluate.py reads the run's
+    settings from the folder.
     """
-    import ml_collections
-    from training import step as step_lib
-    checkpoint_path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if checkpoint_path is None:
-        raise ValueError(f"No checkpoint in {os.path.join(workdir, 'checkpoints')!r}; "
-                         f"expected a run that has saved at least one.")
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    with open(os.path.join(workdir, STYLES_FILE)) as f:
-        style_names = json.load(f)["names"]
-    models = step_lib.build_models(config.model, config.optim, len(style_names),
-                                   vgg_config=config.vgg)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = tf.train.Checkpoint(
-        generator=models.generator, bank=models.bank, step=step,
-        **({"encoder": models.encoder} if models.encoder is not None else {}))
-    checkpoint.restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
-    export_generator(export_dir, models.generator, models.bank, style_names,
-                     encoder=models.encoder,
-                     encoder_image_size=(config.data.style_resize
-                                         or config.data.image_size),
-                     saved_model=saved_model)
-    summaries.write_atomically(os.path.join(export_dir, "config.json"),
-                               (config.to_json_best_effort(indent=2) + "\n").encode())
-    return int(step)
+    from training import restore  # noqa: PLC0415  (restore imports the step module)
+    generator, names, codes, encoder, encoder_image_size, step = \
+        restore.load_checkpoint(workdir)
+    export_generator(export_dir, generator, codes, names, encoder=encoder,
+                     encoder_image_size=encoder_image_size, saved_model=saved_model)
+    with open(os.path.join(workdir, "config.json"), "rb") as f:
+        summaries.write_atomically(os.path.join(export_dir, "config.json"), f.read())
+    return step
