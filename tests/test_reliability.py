@@ -310,12 +310,12 @@ def poisoned_training(monkeypatch):
     def make_distributed_step(*args, **kwargs):
         train_step, calls = real_make(*args, **kwargs), []
 
-        def poisoned_step(iterator, adversarial_stage):
+        def poisoned_step(*step_args):
             calls.append(None)
             if len(calls) in at:
                 kernel = built[-1].generator.weights[0]
                 kernel.assign(tf.fill(kernel.shape, float("nan")))
-            return train_step(iterator, adversarial_stage)
+            return train_step(*step_args)
 
         return poisoned_step
 
