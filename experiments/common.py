@@ -75,6 +75,9 @@ def base_config():
     # XLA for the train step. Off: on CPU it measured 1.1-1.7x slower (TF-NOTES.md);
     # try it on GPUs/TPUs with experiments/benchmark.py.
     config.train.jit_compile = False
+    # "float32", "mixed_float16" (GPUs: loss scaling) or "mixed_bfloat16" (TPUs);
+    # training/precision.py. On CPU float32 is fastest (TF-NOTES.md).
+    config.train.precision = "float32"
     config.train.log_every = 50
     config.train.image_every = 500
     config.train.checkpoint_every = 1000

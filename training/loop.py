@@ -8,7 +8,9 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -19,7 +21,8 @@ from absl import logging
 
 from data import pipeline, samples
 from models import generator as generator_lib
-from training import export, step as step_lib, strategy as strategy_lib, summaries
+from training import export, precision, step as step_lib, strategy as strategy_lib
+from training import summaries
 
 
 def resolve_data_config(data_config, workdir):
@@ -93,11 +96,24 @@ def train_and_evaluate(config, workdir):
     strategy_lib.per_replica_batch_size(config.train.batch_size, strategy)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
-    data_config = resolve_data_config(config.data, workdir)
-    style_names = pipeline.list_styles(data_config.style_dir)[0]
-    _save_run_files(config, workdir, style_names)
+    # Only the chief writes the run's files; other workers keep their copy of the
+    # demo data (and their checkpoints, see strategy.py) in a scratch folder.
+    chief = strategy_lib.is_chief(strategy)
+    scratch = None if chief else tempfile.mkdtemp(prefix="worker_scratch_")
+    try:
+        return _train(config, workdir, strategy, chief, scratch)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
-    with strategy.scope():
+
+def _train(config, workdir, strategy, chief, scratch):
+    data_config = resolve_data_config(config.data, scratch or workdir)
+    style_names = pipeline.list_styles(data_config.style_dir)[0]
+    if chief:
+        _save_run_files(config, workdir, style_names)
+
+    with strategy.scope(), precision.policy(config.train.precision):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
@@ -107,13 +123,15 @@ def train_and_evaluate(config, workdir):
         bank=models.bank, g_optimizer=models.g_optimizer,
         d_optimizer=models.d_optimizer, step=step,
         **({"encoder": models.encoder} if models.encoder is not None else {}))
-    manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(workdir, "checkpoints"),
-        max_to_keep=config.train.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
-                     int(step))
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    manager = strategy_lib.make_checkpoint_manager(
+        checkpoint, checkpoint_dir, strategy, config.train.keep_checkpoints)
+    # Every worker resumes from the chief's checkpoint.
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("Resumed from %s at step %d.", latest, int(step))
+    strategy_lib.check_same_step(strategy, step)
 
     # The data stream is a pure function of (seed, example index): a resumed run
     # continues exactly where the checkpointed one was.
@@ -125,19 +143,32 @@ def train_and_evaluate(config, workdir):
         strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                              config.loss, config.train.batch_size),
         jit_compile=config.train.jit_compile)
-    sample_images = fixed_samples(data_config, config.train)
+    sample_images = fixed_samples(data_config, config.train) if chief else None
 
-    writer = tf.summary.create_file_writer(workdir)
+    writer = (tf.summary.create_file_writer(workdir) if chief
+              else tf.summary.create_noop_writer())
     with writer.as_default():
         if int(step) == 0:
             summaries.write_config(config, step=0)
-        with stop_on_signals() as stop_request:
-            _train_loop(config.train, models, train_step, iterator, step, manager,
-                        sample_images, workdir, stop_request)
+        any_worker = strategy_lib.any_worker_function(strategy)
+        with stop_on_signals() as received:
+            # A signal to any worker stops all of them at the same step.
+            stopped = _train_loop(
+                config.train, models, train_step, iterator, step, manager,
+                sample_images, workdir, lambda: any_worker(received))
     writer.flush()
-    if stop_request:
+    # A barrier: workers leave together (else the distributed iterator's teardown
+    # can stall one of them for many seconds).
+    any_worker(False)
+    logging.info("Generator weights fingerprint at step %d: %s", int(step),
+                 strategy_lib.weights_fingerprint(models.generator))
+    if stopped:
         logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
-                        "same command to resume.", stop_request[0].name, int(step))
+                        "same command to resume.",
+                        received[0].name if received else "a signal to another worker",
+                        int(step))
+        return models
+    if not chief:
         return models
     export.export_generator(os.path.join(workdir, "export"), models.generator,
                             models.bank, style_names, encoder=models.encoder,
@@ -169,7 +200,9 @@ def stop_on_signals():
 
 
 def _train_loop(train_config, models, train_step, iterator, step, manager,
-                sample_images, workdir, stop_request=()):
+                sample_images, workdir, should_stop=lambda: False):
+    """Trains until train.num_steps or until `should_stop()`; returns whether it was
+    stopped. `sample_images` None: no sample grids (not the chief)."""
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
     window_seconds, window_steps = 0.0, 0
@@ -188,8 +221,8 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
             steps_per_second = window_steps / window_seconds
             metrics["speed/steps_per_second"] = steps_per_second
             metrics["speed/images_per_second"] = steps_per_second * batch_size
-            metrics["optim/g_lr"] = float(models.g_optimizer.learning_rate)
-            metrics["optim/d_lr"] = float(models.d_optimizer.learning_rate)
+            metrics["optim/g_lr"] = float(np.asarray(models.g_optimizer.learning_rate))
+            metrics["optim/d_lr"] = float(np.asarray(models.d_optimizer.learning_rate))
             summaries.write_scalars(metrics, current)
             eta = (train_config.num_steps - current) / steps_per_second
             d_total = metrics.get("loss/D/total")
@@ -199,13 +232,16 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
                 "-" if d_total is None else f"{d_total:.4g}", steps_per_second,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
-        if current % train_config.image_every == 0 or current == train_config.num_steps:
+        if sample_images is not None and (current % train_config.image_every == 0
+                                          or current == train_config.num_steps):
             grid = render_samples(models, *sample_images)
             tf.summary.image("samples", grid[None], step=current)
             summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
                                 grid)
+        stopping = should_stop()
         if (current % train_config.checkpoint_every == 0
-                or current == train_config.num_steps or stop_request):
+                or current == train_config.num_steps or stopping):
             manager.save(checkpoint_number=current)
-        if stop_request:
-            return
+        if stopping:
+            return True
+    return False
