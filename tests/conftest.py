@@ -27,3 +27,21 @@ def shared_data():
     if not (SHARED_DATA / "MANIFEST.csv").exists():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def mirrored_cpus():
+    """Returns replicas -> MirroredStrategy over the first `replicas` logical CPUs.
+
+    Strategies over different device counts get their own collective group keys
+    (the test-only `_collective_key_base`): otherwise a 4-device strategy after a
+    2-device one in the same process reuses group key 1 and fails with "joining a
+    group with size 4, but that group has size 2".
+    """
+    def make(replicas):
+        tf.distribute.MirroredStrategy._collective_key_base = 100 * replicas
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
+        strategy = tf.distribute.MirroredStrategy(devices)
+        assert strategy.num_replicas_in_sync == replicas
+        return strategy
+    return make

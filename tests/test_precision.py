@@ -30,9 +30,9 @@ def train_steps(precision_name, strategy, steps=2):
 
 @pytest.mark.parametrize("precision_name, replicas", [
     ("mixed_float16", 1), ("mixed_float16", 2), ("mixed_bfloat16", 1)])
-def test_mixed_precision_step_is_finite_with_float32_outputs(precision_name, replicas):
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
-    strategy = (tf.distribute.MirroredStrategy(cpus) if replicas > 1
+def test_mixed_precision_step_is_finite_with_float32_outputs(precision_name, replicas,
+                                                            mirrored_cpus):
+    strategy = (mirrored_cpus(replicas) if replicas > 1
                 else tf.distribute.get_strategy())
     models, metrics, batch = train_steps(precision_name, strategy)
     compute_dtype = precision_name.split("_")[1]
@@ -61,10 +61,9 @@ def test_float32_policy_keeps_plain_optimizers_and_policy_is_restored():
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_an_overflow_on_one_replica_skips_the_step_on_every_replica():
+def test_an_overflow_on_one_replica_skips_the_step_on_every_replica(mirrored_cpus):
     """Loss scaling on two replicas: replica 1's gradients overflow, so both skip."""
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-    strategy = tf.distribute.MirroredStrategy(cpus)
+    strategy = mirrored_cpus(2)
     with strategy.scope():
         variable = tf.Variable([1.0, 2.0])
         optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1))

@@ -169,16 +169,13 @@ def test_xla_step_matches_the_plain_step():
 
 
 @pytest.mark.parametrize("replicas", [2, 4])
-def test_replicas_match_one_replica_on_the_same_global_batch(replicas):
+def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus):
     """One step over N logical CPUs equals one step on one device for the same
     global batch of 4 (N = 4: one example per replica, so every batch statistic
     and loss average crosses replicas)."""
     config, batch, initial = fixed_batch_and_weights()
     single = one_step(tf.distribute.get_strategy(), batch, initial, config)
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
-    mirrored = tf.distribute.MirroredStrategy(cpus)
-    assert mirrored.num_replicas_in_sync == replicas
-    replicated = one_step(mirrored, batch, initial, config)
+    replicated = one_step(mirrored_cpus(replicas), batch, initial, config)
     # Tolerance: losses to 1e-5 relative; gradients (Adam's first moments) to 1e-5
     # of the largest gradient of the same network: float32 rounding of sums taken
     # in a different order.

@@ -28,6 +28,9 @@ from training import summaries
 def resolve_data_config(data_config, workdir):
     """Returns the data config with the demo folders filled in when data.demo."""
     data_config = data_config.copy_and_resolve_references()
+    if data_config.demo and data_config.get("tfrecords"):
+        raise ValueError(f"data.demo and data.tfrecords={data_config.tfrecords!r} are "
+                         f"both set; expected one source of data.")
     if data_config.demo:
         content_dir, style_dir = samples.write_demo_data(
             os.path.join(workdir, "demo_data"))
@@ -47,12 +50,10 @@ def fixed_samples(data_config, train_config):
     """Content and style images shown in every sample grid: the first few contents,
     and the first image of each of the first few styles, centre-cropped."""
     size = data_config.image_size
-    content_files = pipeline.list_images(data_config.content_dir)
-    style_names, style_files = pipeline.list_styles(data_config.style_dir)
-    count = min(train_config.sample_styles, len(style_names))
-    return (_center_crops(content_files[:train_config.sample_contents], size),
-            _center_crops([files[0] for files in style_files[:count]], size),
-            np.arange(count, dtype=np.int32))
+    contents, styles = pipeline.first_images_from_config(
+        data_config, train_config.sample_contents, train_config.sample_styles)
+    return (_center_crops(contents, size), _center_crops(styles, size),
+            np.arange(len(styles), dtype=np.int32))
 
 
 def render_samples(models, contents, styles, style_ids):
@@ -109,7 +110,7 @@ def train_and_evaluate(config, workdir):
 
 def _train(config, workdir, strategy, chief, scratch):
     data_config = resolve_data_config(config.data, scratch or workdir)
-    style_names = pipeline.list_styles(data_config.style_dir)[0]
+    style_names = pipeline.style_names_from_config(data_config)
     if chief:
         _save_run_files(config, workdir, style_names)
 
@@ -135,10 +136,12 @@ def _train(config, workdir, strategy, chief, scratch):
 
     # The data stream is a pure function of (seed, example index): a resumed run
     # continues exactly where the checkpointed one was.
-    dataset, _ = pipeline.make_dataset_from_config(
-        data_config, config.train.batch_size, seed=config.seed,
-        start_index=int(step) * config.train.batch_size)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    # Each input pipeline (one per worker) makes its replicas' share of the batch.
+    iterator = iter(strategy.distribute_datasets_from_function(
+        lambda context: pipeline.make_dataset_from_config(
+            data_config, config.train.batch_size, seed=config.seed,
+            start_index=int(step) * config.train.batch_size,
+            input_context=context)[0]))
     train_step = step_lib.make_distributed_step(
         strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                              config.loss, config.train.batch_size),

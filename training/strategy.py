@@ -55,7 +55,7 @@ def make_strategy(config):
     if config.name == "multi_worker":
         strategy = _multi_worker_strategy()
     elif config.name == "tpu":
-        strategy = _tpu_strategy(config.get("tpu_address", ""))
+        strategy = _tpu_strategy(config.tpu_address)
     else:
         if config.cpu_devices > 0:
             split_cpu(config.cpu_devices)
@@ -100,7 +100,7 @@ def _tpu_strategy(address):
                          "a TPU VM, else the TPU's name or grpc://host:port.")
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu="" if address == "local" else address)
+            tpu=address)
         if address != "local":
             tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
