@@ -37,7 +37,9 @@ CONTENT, STYLE = "content", "style"
 # Element seeds of the content stream; distinct from data.pipeline's stream ids.
 SHARD_ORDER_STREAM = 10
 SHARD_SHUFFLE_STREAM = 11
-SHUFFLE_BUFFER = 256  # records shuffled within a shard, on top of the writer's shuffle
+# Records are shuffled in blocks of this many within a shard (on top of the writer's
+# shuffle over all shards); a block of encoded images is held in memory.
+SHUFFLE_BLOCK = 256
 
 
 def shard_name(prefix, kind, index, count):
@@ -192,7 +194,7 @@ def content_records(paths, counts, seed, start_index=0):
     """Encoded content images, forever, from `start_index` on.
 
     Each epoch reads the shards in a new order drawn from (seed, epoch) and shuffles
-    each shard's records with a buffer seeded by (seed, epoch, shard). So element k
+    each block of a shard's records by (seed, epoch, shard, block). So element k
     is fixed by the seed alone, and resuming at k skips whole epochs and whole shards
     by their counts, reading at most one shard to reach its place.
     """
@@ -220,11 +222,16 @@ def content_records(paths, counts, seed, start_index=0):
                 .enumerate().map(lambda i, e_s: (*e_s, tf.where(i == 0, offset, 0))))
 
     def read_shard(epoch, shard, skip):
-        shuffle_seed = tf.random.experimental.stateless_fold_in(
-            pipeline.element_seed(seed, SHARD_SHUFFLE_STREAM, epoch), shard)[0]
+        # Stateless shuffles of blocks of records: Dataset.shuffle would also depend
+        # on the global seed (and cannot take a seed tensor once one is set).
+        shard_seed = tf.random.experimental.stateless_fold_in(
+            pipeline.element_seed(seed, SHARD_SHUFFLE_STREAM, epoch), shard)
         return (tf.data.TFRecordDataset(paths[shard])
-                .shuffle(SHUFFLE_BUFFER, seed=shuffle_seed)
-                .skip(skip).map(lambda record: parse_content(record)[0]))
+                .map(lambda record: parse_content(record)[0])
+                .batch(SHUFFLE_BLOCK).enumerate()
+                .map(lambda block, images: tf.random.experimental.stateless_shuffle(
+                    images, tf.random.experimental.stateless_fold_in(shard_seed, block)))
+                .unbatch().skip(skip))
 
     first = epoch_order(first_epoch).batch(num_shards).flat_map(
         lambda epochs, order: skip_in_first((epochs, order)))

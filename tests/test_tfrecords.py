@@ -96,6 +96,15 @@ def test_records_stream_resumes_exactly(folders, prefix, start_index):
     assert not np.array_equal(whole[:7], whole[7:14])
 
 
+def test_records_stream_does_not_depend_on_the_global_seed(folders, prefix):
+    streams = []
+    for global_seed in (1, 2):
+        tf.random.set_seed(global_seed)
+        streams.append(batches(dataset(folders, prefix)[0], 2))
+    for first, second in zip(*streams):
+        np.testing.assert_array_equal(first["content"], second["content"])
+
+
 def input_context(pipeline_id, pipelines, replicas):
     return tf.distribute.InputContext(num_input_pipelines=pipelines,
                                       input_pipeline_id=pipeline_id,
