@@ -11,6 +11,10 @@ artist's collection) or a loose image file in the style folder (a single paintin
     styles/vangogh/001.jpg ... 030.jpg    -> style "vangogh"
     styles/munch-the-scream.jpg           -> style "munch-the-scream"
 
+The same stream can be read from sharded TFRecords of the two folders
+(data/tfrecords.py). Under tf.distribute each input pipeline (one per worker) makes
+only its share of every global batch (`input_context`).
+
 Images are float32 NHWC RGB in [0, 1]; style_id is int32, an index into the sorted
 style names returned with the dataset.
 """
