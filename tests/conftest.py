@@ -29,17 +29,22 @@ def shared_data():
     return SHARED_DATA
 
 
+_strategies_made = []
+
+
 @pytest.fixture
 def mirrored_cpus():
     """Returns replicas -> MirroredStrategy over the first `replicas` logical CPUs.
 
-    Strategies over different device counts get their own collective group keys
-    (the test-only `_collective_key_base`): otherwise a 4-device strategy after a
-    2-device one in the same process reuses group key 1 and fails with "joining a
-    group with size 4, but that group has size 2".
+    Every strategy gets its own collective keys (the test-only
+    `_collective_key_base`): strategies created one after another in a process
+    otherwise reuse group key 1 and the same instance keys, and fail with "joining
+    a group with size 4, but that group has size 2" or "Shape mismatch in the
+    collective instance 100".
     """
     def make(replicas):
-        tf.distribute.MirroredStrategy._collective_key_base = 100 * replicas
+        _strategies_made.append(replicas)
+        tf.distribute.MirroredStrategy._collective_key_base = 1000 * len(_strategies_made)
         devices = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
         strategy = tf.distribute.MirroredStrategy(devices)
         assert strategy.num_replicas_in_sync == replicas
