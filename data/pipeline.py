@@ -11,6 +11,10 @@ artist's collection) or a loose image file in the style folder (a single paintin
     styles/vangogh/001.jpg ... 030.jpg    -> style "vangogh"
     styles/munch-the-scream.jpg           -> style "munch-the-scream"
 
+The same stream can be read from sharded TFRecords of the two folders
+(data/tfrecords.py). Under tf.distribute each input pipeline (one per worker) makes
+only its share of every global batch (`input_context`).
+
 Images are float32 NHWC RGB in [0, 1]; style_id is int32, an index into the sorted
 style names returned with the dataset.
 """
@@ -22,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+from data import tfrecords as tfrecords_lib
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -238,7 +244,10 @@ def keep_readable_images(files, folder=None):
 
 def unreadable_files(data_config):
     """(path, reason) of every image file of the content and style folders that
-    training skips; nothing is logged (keep_readable_images logs them)."""
+    training skips; nothing is logged (keep_readable_images logs them). TFRecords
+    hold no files to check: their images were checked when they were written."""
+    if data_config.get("tfrecords"):
+        return []
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
     files = [path for folder in folders for path in list_images(folder.strip())]
     return [(path, problem) for path, problem in image_problems(files).items()
@@ -325,7 +334,7 @@ def element_seed(seed, stream, index):
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
-                 start_index=0):
+                 start_index=0, tfrecords=None, input_context=None):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -342,45 +351,98 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         do not fit in memory.
       start_index: number of examples already consumed; the stream starts there, so a
         resumed run sees exactly the data an uninterrupted run would have seen.
+      tfrecords: a prefix written by data/tfrecords.py, read instead of the folders.
+      input_context: a tf.distribute.InputContext (from
+        strategy.distribute_datasets_from_function): batches are then per replica
+        and this input pipeline makes only its share of each global batch. From
+        folders, the shares are the parts of the one-pipeline global batch (the same
+        stream for any number of workers); from TFRecords each pipeline reads its own
+        content shards (file-level sharding) and the same style stream's share.
 
     Returns:
       (dataset, style_names): batches with content and style float32
-      [global_batch_size, image_size, image_size, 3] in [0, 1] and style_id int32
-      [global_batch_size]; the sorted style names that style_id indexes.
+      [batch, image_size, image_size, 3] in [0, 1] and style_id int32 [batch], where
+      batch is global_batch_size, or the per-replica batch with an input_context;
+      the sorted style names that style_id indexes.
     """
     for name, value in (("image_size", image_size), ("global_batch_size", global_batch_size)):
         if value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value}.")
     content_resize = check_resize(content_resize, image_size, "content_resize")
     style_resize = check_resize(style_resize, image_size, "style_resize")
-    content_files = keep_readable_images(list_images(content_dir), content_dir)
-    style_names, files_per_style = list_styles(style_dir)
-    logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
-                 len(content_files), content_dir, len(style_names),
-                 sum(map(len, files_per_style)), style_dir)
+    pipelines, pipeline_id, batch_size = 1, 0, global_batch_size
+    if input_context is not None:
+        pipelines, pipeline_id = (input_context.num_input_pipelines,
+                                  input_context.input_pipeline_id)
+        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+    share = global_batch_size // pipelines
 
-    contents = content_stream(content_files, image_size, content_resize, seed,
-                              start_index)
+    def is_mine(index):
+        """Whether global example `index` belongs to this pipeline's share."""
+        return tf.equal(index % global_batch_size // share, pipeline_id)
+
+    if tfrecords:
+        style_names, files_per_style = tfrecords_lib.load_styles(tfrecords)
+        paths, counts = tfrecords_lib.content_shards(tfrecords, pipeline_id, pipelines)
+        local_start = start_index // pipelines
+        # Each pipeline's elements get their own seeds: pipeline p counts from p * 2^40.
+        indexed = tf.data.Dataset.zip(
+            tf.data.Dataset.counter(local_start + (pipeline_id << 40)),
+            tfrecords_lib.content_records(paths, counts, seed, local_start))
+        contents = crop_contents(indexed, image_size, content_resize, seed)
+        logging.info("Data: %d content images in %d shards (of this input pipeline); "
+                     "%d styles with %d images, from %s.", sum(counts), len(paths),
+                     len(style_names), sum(map(len, files_per_style)), tfrecords)
+    else:
+        content_files = keep_readable_images(list_images(content_dir), content_dir)
+        style_names, files_per_style = list_styles(style_dir)
+        logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
+                     len(content_files), content_dir, len(style_names),
+                     sum(map(len, files_per_style)), style_dir)
+        contents = content_stream(content_files, image_size, content_resize, seed,
+                                  start_index, keep=is_mine if pipelines > 1 else None)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
-                          start_index)
+                          start_index, keep=is_mine if pipelines > 1 else None)
     dataset = tf.data.Dataset.zip(contents, styles).map(
         lambda content, style: {**content, **style})
-    dataset = dataset.batch(global_batch_size, drop_remainder=True)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE), style_names
 
 
-def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0):
+def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0,
+                             input_context=None):
     """make_dataset with its settings from a `config.data` ConfigDict.
 
-    Fields: content_dir, style_dir, image_size, content_resize and style_resize (0 means
-    image_size), cache_styles.
+    Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
+    used), image_size, content_resize and style_resize (0 means image_size),
+    cache_styles.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
         global_batch_size, seed,
         content_resize=data_config.content_resize or None,
         style_resize=data_config.style_resize or None,
-        cache_styles=data_config.cache_styles, start_index=start_index)
+        cache_styles=data_config.cache_styles, start_index=start_index,
+        tfrecords=data_config.get("tfrecords") or None, input_context=input_context)
+
+
+def style_names_from_config(data_config):
+    """The sorted style names of the run's data (folders or TFRecords)."""
+    if data_config.get("tfrecords"):
+        return tfrecords_lib.read_metadata(data_config.tfrecords)["styles"]
+    return list_styles(data_config.style_dir)[0]
+
+
+def first_images_from_config(data_config, num_contents, num_styles):
+    """(the first `num_contents` contents, the first image of each of the first
+    `num_styles` styles), as paths or encoded bytes (decode_image reads both)."""
+    if data_config.get("tfrecords"):
+        contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
+        files_per_style = tfrecords_lib.load_styles(data_config.tfrecords)[1]
+    else:
+        contents = list_images(data_config.content_dir)[:num_contents]
+        files_per_style = list_styles(data_config.style_dir)[1]
+    return contents, [files[0] for files in files_per_style[:num_styles]]
 
 
 def check_resize(resize, image_size, name):
@@ -409,24 +471,35 @@ def shuffled_epochs(files, seed, start_index=0):
     return tf.data.Dataset.counter(first_epoch).map(epoch_order).unbatch().skip(offset)
 
 
-def content_stream(files, image_size, resize, seed, start_index=0):
-    """Content crops, {"content": [S, S, 3]}, in a new shuffled order each epoch, forever."""
-    paths = shuffled_epochs(files, seed, start_index)
+def content_stream(files, image_size, resize, seed, start_index=0, keep=None):
+    """Content crops, {"content": [S, S, 3]}, in a new shuffled order each epoch, forever.
 
+    keep: optional predicate on the example index; only those examples are decoded.
+    """
+    indexed = tf.data.Dataset.zip(tf.data.Dataset.counter(start_index),
+                                  shuffled_epochs(files, seed, start_index))
+    if keep is not None:
+        indexed = indexed.filter(lambda index, _: keep(index))
+    return crop_contents(indexed, image_size, resize, seed)
+
+
+def crop_contents(indexed, image_size, resize, seed):
+    """(example index, path or encoded image) -> {"content": random crop}."""
     def load(index, path):
         image = resize_short_side(decode_image(path), resize)
         seed_of_element = element_seed(seed, CONTENT_STREAM, index)
         return {"content": random_crop_and_flip(image, image_size, seed_of_element)}
 
-    return tf.data.Dataset.zip(tf.data.Dataset.counter(start_index), paths).map(
-        load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return indexed.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0):
+def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0,
+                 keep=None):
     """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
 
     Each element draws a style uniformly, then a file uniformly within that style, so a
-    one-painting style is seen as often as a 30-painting collection.
+    one-painting style is seen as often as a 30-painting collection. Files may also be
+    encoded images (bytes). keep: optional predicate on the example index.
     """
     counts = [len(files) for files in files_per_style]
     offsets = tf.constant(np.cumsum([0] + counts[:-1]), tf.int32)
@@ -447,8 +520,10 @@ def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0
         return {"style": random_crop_and_flip(image, image_size, crop_seed),
                 "style_id": style_id}
 
-    return tf.data.Dataset.counter(start_index).map(
-        draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    indexes = tf.data.Dataset.counter(start_index)
+    if keep is not None:
+        indexes = indexes.filter(keep)
+    return indexes.map(draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def cached_loader(files, resize):

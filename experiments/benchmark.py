@@ -4,6 +4,7 @@ same process.
 
     python -m experiments.benchmark --output=benchmark.json          # full, ~10 min
     python -m experiments.benchmark --quick --output=/tmp/bench.json  # ~1 min
+    python -m experiments.benchmark --distribution --quick --output=/tmp/dist.json
 
 Sections:
   machine     measured 3x3 conv (64, 128, 256 channels; the best is the machine's conv
@@ -16,6 +17,11 @@ Sections:
               and its split: input wait, G, D, VGG.
   inference   ms per image at 256 ... 2048 and the process's peak RSS after each.
   precision   fp32 vs XLA (jit_compile) vs mixed_bfloat16 for G and the train step.
+  distribution  (only this section, with --distribution) the train step's images/s
+              with no strategy and with MirroredStrategy over 1, 2 and 4 logical CPU
+              devices at the same global batch, and each as a ratio to no strategy:
+              the cost of the distribution machinery (on a CPU the replicas share
+              the same cores, so more replicas cannot be faster).
 
 FLOPs are counted by the TF profiler (`float_operation`) on the traced graph of each
 function (forward, or forward + gradients), so no hand count can drift from the
@@ -39,11 +45,15 @@ from tensorflow.python.profiler import option_builder  # noqa: E402
 from experiments import quickstart  # noqa: E402
 from models import generator as generator_lib  # noqa: E402
 from training import step as step_lib  # noqa: E402
+from training import strategy as strategy_lib  # noqa: E402
 from training import summaries  # noqa: E402
 
 _OUTPUT = flags.DEFINE_string("output", "benchmark.json", "Where to write the JSON.")
 _QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run).")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0, "Time each figure at least this long.")
+_DISTRIBUTION = flags.DEFINE_bool("distribution", False,
+                                  "Run only the distribution section.")
+DISTRIBUTION_REPLICAS = (1, 2, 4)
 
 
 def seconds_per_call(function, *args, min_seconds=None, min_calls=3):
@@ -304,6 +314,50 @@ def precision(variant_name, size, config):
     return results
 
 
+# --------------------------------------------------------------------------- distribution
+
+def distribution(config):
+    """Train-step images/s: no strategy, then MirroredStrategy over 1, 2, 4 CPUs."""
+    batch_size, size = config.train.batch_size, config.data.image_size
+    batch = {"content": tf.random.uniform((batch_size, size, size, 3), seed=1),
+             "style": tf.random.uniform((batch_size, size, size, 3), seed=2),
+             "style_id": tf.zeros((batch_size,), tf.int32)}
+    results = {"batch": batch_size, "image_size": size}
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    for replicas in (None,) + DISTRIBUTION_REPLICAS:
+        if replicas is None:
+            name, strategy = "plain", tf.distribute.get_strategy()
+        else:
+            # Strategies over different device sets in one process need their own
+            # collective group keys (a test-only attribute of MirroredStrategy).
+            tf.distribute.MirroredStrategy._collective_key_base = 100 * replicas
+            name = f"mirrored_{replicas}"
+            strategy = tf.distribute.MirroredStrategy(cpus[:replicas])
+        with strategy.scope():
+            models = step_lib.build_models(config.model, config.optim, num_styles=4)
+            features = step_lib.build_feature_extractor(config.vgg)
+        step = step_lib.make_distributed_step(strategy, step_lib.make_replica_step(
+            models, features, config.vgg, config.loss, batch_size))
+        iterator = iter(strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensors(batch).repeat()))
+        seconds = seconds_per_call(step, iterator, True)
+        results[name] = {"seconds": seconds, "images_per_s": batch_size / seconds}
+    for name in [k for k in results if k.startswith("mirrored")]:
+        results[name]["ratio_to_plain"] = (results[name]["images_per_s"]
+                                           / results["plain"]["images_per_s"])
+    return results
+
+
+def print_distribution(results):
+    print(f"train step, global batch {results['batch']}, "
+          f"{results['image_size']}x{results['image_size']}:")
+    for name, entry in results.items():
+        if isinstance(entry, dict):
+            print(f"  {name:12} {entry['images_per_s']:7.2f} img/s"
+                  + (f"  ratio to plain {entry['ratio_to_plain']:.2f}"
+                     if "ratio_to_plain" in entry else ""))
+
+
 def print_summary(report):
     machine = report["machine"]
     peak = machine["conv3x3_best_forward_backward"]["gflop_per_s"]
@@ -347,6 +401,16 @@ def main(argv):
     config.data.image_size = 128 if quick else 256
     report = {"tensorflow": tf.__version__, "keras": keras.__version__,
               "cpu_count": os.cpu_count(), "quick": quick}
+    if _DISTRIBUTION.value:
+        # Before any other op: the logical devices are fixed at TF's start.
+        strategy_lib.split_cpu(max(DISTRIBUTION_REPLICAS))
+        config.data.image_size = 64 if quick else 128
+        config.train.batch_size = 8
+        report["distribution"] = distribution(config)
+        print_distribution(report["distribution"])
+        summaries.write_json(_OUTPUT.value, report)
+        print(f"wrote {_OUTPUT.value}")
+        return
     report["machine"] = machine_peak()
     report["generator"] = generators(["small"] if quick else ["small", "base"],
                                      [128] if quick else [256, 512])

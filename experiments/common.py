@@ -14,6 +14,9 @@ def base_config():
     config.data.content_dir = ""
     # One style per sub-folder (e.g. an artist's collection) and per loose image.
     config.data.style_dir = ""
+    # A prefix written by `python -m data.tfrecords` (local or gs://); when set it is
+    # read instead of content_dir and style_dir.
+    config.data.tfrecords = ""
     config.data.image_size = 128          # training crop, divisible by 4 (G's stride)
     config.data.content_resize = 0        # short side before the crop; 0 = image_size
     config.data.style_resize = 0          # short side before the crop; 0 = image_size
@@ -94,6 +97,9 @@ def base_config():
     # XLA for the train step. Off: on CPU it measured 1.1-1.7x slower (TF-NOTES.md);
     # try it on GPUs/TPUs with experiments/benchmark.py.
     config.train.jit_compile = False
+    # "float32", "mixed_float16" (GPUs: loss scaling) or "mixed_bfloat16" (TPUs);
+    # training/precision.py. On CPU float32 is fastest (TF-NOTES.md).
+    config.train.precision = "float32"
     config.train.log_every = 50
     config.train.image_every = 500
     config.train.checkpoint_every = 1000
@@ -118,6 +124,8 @@ def base_config():
     config.strategy = ml_collections.ConfigDict()
     config.strategy.name = "auto"         # training/strategy.py STRATEGIES
     config.strategy.cpu_devices = 0       # >0: split the CPU into this many devices
+    # strategy.name="tpu": "local" on a TPU VM, else the TPU's name or grpc://host:port.
+    config.strategy.tpu_address = ""
     return config
 
 

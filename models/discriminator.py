@@ -48,8 +48,12 @@ class ProjectionLogits(layers.Layer):
     def build(self, input_shapes):
         features_shape, _ = input_shapes
         channels = features_shape[-1]
-        self.unconditional = layers.Dense(1, name="unconditional")
-        self.projection = layers.Dense(channels, use_bias=False, name="projection")
+        # Sub-layers follow this layer's policy (float32 logits under mixed
+        # precision), not the global one.
+        self.unconditional = layers.Dense(1, name="unconditional",
+                                          dtype=self.dtype_policy)
+        self.projection = layers.Dense(channels, use_bias=False, name="projection",
+                                       dtype=self.dtype_policy)
         self.unconditional.build(features_shape)
         self.projection.build(input_shapes[1])
 

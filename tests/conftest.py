@@ -27,3 +27,26 @@ def shared_data():
     if not (SHARED_DATA / "MANIFEST.csv").exists():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+_strategies_made = []
+
+
+@pytest.fixture
+def mirrored_cpus():
+    """Returns replicas -> MirroredStrategy over the first `replicas` logical CPUs.
+
+    Every strategy gets its own collective keys (the test-only
+    `_collective_key_base`): strategies created one after another in a process
+    otherwise reuse group key 1 and the same instance keys, and fail with "joining
+    a group with size 4, but that group has size 2" or "Shape mismatch in the
+    collective instance 100".
+    """
+    def make(replicas):
+        _strategies_made.append(replicas)
+        tf.distribute.MirroredStrategy._collective_key_base = 1000 * len(_strategies_made)
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
+        strategy = tf.distribute.MirroredStrategy(devices)
+        assert strategy.num_replicas_in_sync == replicas
+        return strategy
+    return make

@@ -168,14 +168,17 @@ def test_xla_step_matches_the_plain_step():
     assert_same_step(plain, xla, rtol=1e-4, metric_abs=1e-5, gradient_atol=1e-4)
 
 
-def test_two_replicas_match_one_replica_on_the_same_global_batch():
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus):
+    """One step over N logical CPUs equals one step on one device for the same
+    global batch of 4 (N = 4: one example per replica, so every batch statistic
+    and loss average crosses replicas)."""
     config, batch, initial = fixed_batch_and_weights()
     single = one_step(tf.distribute.get_strategy(), batch, initial, config)
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-    mirrored = tf.distribute.MirroredStrategy(cpus)
-    assert mirrored.num_replicas_in_sync == 2
-    replicated = one_step(mirrored, batch, initial, config)
-    # Gradients agree to float32 rounding: 1e-5 of the largest of the network.
+    replicated = one_step(mirrored_cpus(replicas), batch, initial, config)
+    # Tolerance: losses to 1e-5 relative; gradients (Adam's first moments) to 1e-5
+    # of the largest gradient of the same network: float32 rounding of sums taken
+    # in a different order.
     assert_same_step(single, replicated, rtol=1e-5, metric_abs=1e-6, gradient_atol=1e-5)
     _, single_weights, single_momentums = single
     _, mirrored_weights, _ = replicated

@@ -8,7 +8,9 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -20,12 +22,16 @@ from absl import logging
 from data import pipeline, samples
 from models import generator as generator_lib
 from training import balance as balance_lib, config_check, ema as ema_lib, export, guards
-from training import step as step_lib, strategy as strategy_lib, summaries, warm_start
+from training import precision, step as step_lib, strategy as strategy_lib, summaries
+from training import warm_start
 
 
 def resolve_data_config(data_config, workdir):
     """Returns the data config with the demo folders filled in when data.demo."""
     data_config = data_config.copy_and_resolve_references()
+    if data_config.demo and data_config.get("tfrecords"):
+        raise ValueError(f"data.demo and data.tfrecords={data_config.tfrecords!r} are "
+                         f"both set; expected one source of data.")
     if data_config.demo:
         content_dir, style_dir = samples.write_demo_data(
             os.path.join(workdir, "demo_data"))
@@ -45,12 +51,10 @@ def fixed_samples(data_config, train_config):
     """Content and style images shown in every sample grid: the first few contents,
     and the first image of each of the first few styles, centre-cropped."""
     size = data_config.image_size
-    content_files = pipeline.list_images(data_config.content_dir)
-    style_names, style_files = pipeline.list_styles(data_config.style_dir)
-    count = min(train_config.sample_styles, len(style_names))
-    return (_center_crops(content_files[:train_config.sample_contents], size),
-            _center_crops([files[0] for files in style_files[:count]], size),
-            np.arange(count, dtype=np.int32))
+    contents, styles = pipeline.first_images_from_config(
+        data_config, train_config.sample_contents, train_config.sample_styles)
+    return (_center_crops(contents, size), _center_crops(styles, size),
+            np.arange(len(styles), dtype=np.int32))
 
 
 def render_samples(models, contents, styles, style_ids):
@@ -101,17 +105,30 @@ def train_and_evaluate(config, workdir):
         guards.make_deterministic(config.seed)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(workdir, exist_ok=True)
-    data_config = resolve_data_config(config.data, workdir)
-    style_names = pipeline.list_styles(data_config.style_dir)[0]
+    # Only the chief writes the run's files; other workers keep their copy of the
+    # demo data (and their checkpoints, see strategy.py) in a scratch folder.
+    chief = strategy_lib.is_chief(strategy)
+    scratch = None if chief else tempfile.mkdtemp(prefix="worker_scratch_")
+    try:
+        return _train(config, workdir, strategy, chief, scratch)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(config, workdir, strategy, chief, scratch):
+    data_config = resolve_data_config(config.data, scratch or workdir)
+    style_names = pipeline.style_names_from_config(data_config)
     skipped_files = pipeline.unreadable_files(data_config)
     _check_styles(workdir, style_names)
 
-    with strategy.scope():
+    with strategy.scope(), precision.policy(config.train.precision):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
-        resuming = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-        if config.train.get("init_generator") and not resuming:
+        checkpoint_dir = os.path.join(workdir, "checkpoints")
+        if config.train.get("init_generator") and not tf.train.latest_checkpoint(
+                checkpoint_dir):
             warm_start.init_generator(config.train.init_generator, models, style_names)
         ema = ema_lib.maybe_ema(models, config.train, config.model, config.vgg)
     balance = balance_lib.from_config(config.train)
@@ -122,12 +139,17 @@ def train_and_evaluate(config, workdir):
         d_optimizer=models.d_optimizer, step=step, d_balance=balance.average,
         **({"encoder": models.encoder} if models.encoder is not None else {}),
         **(ema.checkpoint_items() if ema else {}))
-    manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(workdir, "checkpoints"),
-        max_to_keep=config.train.keep_checkpoints)
-    resumed_from = guards.restore_newest_readable(checkpoint, manager)
+    keep = config.train.keep_checkpoints
+    manager = strategy_lib.make_checkpoint_manager(checkpoint, checkpoint_dir, strategy,
+                                                   keep)
+    # Every worker resumes from the chief's checkpoints (and only the chief writes them).
+    chief_checkpoints = manager if chief else tf.train.CheckpointManager(
+        checkpoint, checkpoint_dir, max_to_keep=keep)
+    resumed_from = guards.restore_newest_readable(checkpoint, chief_checkpoints)
+    strategy_lib.check_same_step(strategy, step)
     # Only now: a config whose models do not match the checkpoints leaves them alone.
-    _save_run_files(config, workdir, style_names)
+    if chief:
+        _save_run_files(config, workdir, style_names)
     if resumed_from:
         logging.info("Resumed from %s at step %d.", resumed_from, int(step))
     elif config.train.on_nonfinite == "restore":
@@ -135,42 +157,57 @@ def train_and_evaluate(config, workdir):
 
     def data_iterator():
         # The data stream is a pure function of (seed, example index): a resumed run
-        # continues exactly where the checkpointed one was.
-        dataset, _ = pipeline.make_dataset_from_config(
-            data_config, config.train.batch_size, seed=config.seed,
-            start_index=int(step) * config.train.batch_size)
-        return iter(strategy.experimental_distribute_dataset(dataset))
+        # continues exactly where the checkpointed one was. Each input pipeline (one
+        # per worker) makes its replicas' share of the global batch.
+        return iter(strategy.distribute_datasets_from_function(
+            lambda context: pipeline.make_dataset_from_config(
+                data_config, config.train.batch_size, seed=config.seed,
+                start_index=int(step) * config.train.batch_size,
+                input_context=context)[0]))
     train_step = step_lib.make_distributed_step(
         strategy, step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                              config.loss, config.train.batch_size),
         jit_compile=config.train.jit_compile)
-    sample_images = fixed_samples(data_config, config.train)
+    sample_images = fixed_samples(data_config, config.train) if chief else None
 
-    writer = tf.summary.create_file_writer(workdir)
+    writer = (tf.summary.create_file_writer(workdir) if chief
+              else tf.summary.create_noop_writer())
+    any_worker = strategy_lib.any_worker_function(strategy)
     with writer.as_default():
         if int(step) == 0:
             summaries.write_config(config, step=0)
             tf.summary.scalar("data/skipped_files", len(skipped_files), step=0)
-        with stop_on_signals() as stop_request:
+        with stop_on_signals() as received:
             for restores in range(config.train.max_restores + 1):
                 try:
-                    _train_loop(config.train, models, train_step, data_iterator(),
-                                step, manager, sample_images, workdir, stop_request,
-                                ema, balance)
+                    # A signal to any worker stops all of them at the same step.
+                    stopped = _train_loop(
+                        config.train, models, train_step, data_iterator(), step,
+                        manager, sample_images, workdir, lambda: any_worker(received),
+                        ema, balance)
                     break
                 except FloatingPointError as error:
                     if (config.train.on_nonfinite != "restore"
                             or restores == config.train.max_restores):
                         raise
                     restored = guards.restore_after_divergence(
-                        checkpoint, manager, models, step,
+                        checkpoint, chief_checkpoints, models, step,
                         config.train.restore_lr_factor, error)
                     tf.summary.scalar("train/restored_after_divergence", restored,
                                       step=restored)
     writer.flush()
-    if stop_request:
+    # A barrier: workers leave together (else the distributed iterator's teardown
+    # can stall one of them for many seconds).
+    any_worker(False)
+    logging.info("Generator weights fingerprint at step %d: %s", int(step),
+                 strategy_lib.weights_fingerprint(models.generator))
+    if stopped:
         logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
-                        "same command to resume.", stop_request[0].name, int(step))
+                        "same command to resume.",
+                        received[0].name if received else "a signal to another worker",
+                        int(step))
+        return models
+    if not chief:
         return models
     exported = ema.models_for_sampling(models) if ema else models
     export.export_generator(os.path.join(workdir, "export"), exported.generator,
@@ -203,7 +240,10 @@ def stop_on_signals():
 
 
 def _train_loop(train_config, models, train_step, iterator, step, manager,
-                sample_images, workdir, stop_request=(), ema=None, balance=None):
+                sample_images, workdir, should_stop=lambda: False, ema=None,
+                balance=None):
+    """Trains until train.num_steps or until `should_stop()`; returns whether it was
+    stopped. `sample_images` None: no sample grids (not the chief)."""
     balance = balance or balance_lib.DiscriminatorBalance(0.0, 0.9)
     batch_size = train_config.batch_size
     # Speed counts train steps only, not the sample grids and checkpoints between.
@@ -229,8 +269,9 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
             steps_per_second = window_steps / window_seconds
             metrics["speed/steps_per_second"] = steps_per_second
             metrics["speed/images_per_second"] = steps_per_second * batch_size
-            metrics["optim/g_lr"] = float(models.g_optimizer.learning_rate)
-            metrics["optim/d_lr"] = float(models.d_optimizer.learning_rate)
+            # np.asarray: float() of a MirroredVariable fails under multi-worker.
+            metrics["optim/g_lr"] = float(np.asarray(models.g_optimizer.learning_rate))
+            metrics["optim/d_lr"] = float(np.asarray(models.d_optimizer.learning_rate))
             summaries.write_scalars(metrics, current)
             eta = (train_config.num_steps - current) / steps_per_second
             d_total = metrics.get("loss/D/total")
@@ -241,14 +282,17 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
                 time.strftime("%H:%M:%S", time.gmtime(eta)))
             window_seconds, window_steps = 0.0, 0
             collapse.update(metrics, current)
-        if current % train_config.image_every == 0 or current == train_config.num_steps:
+        if sample_images is not None and (current % train_config.image_every == 0
+                                          or current == train_config.num_steps):
             grid = render_samples(ema.models_for_sampling(models) if ema else models,
                                   *sample_images)
             tf.summary.image("samples", grid[None], step=current)
             summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
                                 grid)
+        stopping = should_stop()
         if (current % train_config.checkpoint_every == 0
-                or current == train_config.num_steps or stop_request):
+                or current == train_config.num_steps or stopping):
             manager.save(checkpoint_number=current)
-        if stop_request:
-            return
+        if stopping:
+            return True
+    return False

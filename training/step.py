@@ -9,6 +9,7 @@ from models import discriminator as discriminator_lib
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib
+from training import precision
 
 
 @dataclasses.dataclass
@@ -31,15 +32,18 @@ class Models:
 
 
 def _adam(optim_config, learning_rate, name):
-    return keras.optimizers.Adam(learning_rate, beta_1=optim_config.beta_1,
-                                 beta_2=optim_config.beta_2, name=name)
+    return precision.wrap_optimizer(keras.optimizers.Adam(
+        learning_rate, beta_1=optim_config.beta_1, beta_2=optim_config.beta_2,
+        name=name))
 
 
 def build_models(model_config, optim_config, num_styles, vgg_config=None):
     """Creates G, D, the style bank, the style encoder (if model.encoder) and both
     optimizers.
 
-    Call under `strategy.scope()`. The optimizers are built here, in the scope, so
+    Call under `strategy.scope()` (and `precision.policy(...)` for mixed
+    precision, which also wraps the optimizers for loss scaling under float16).
+    The optimizers are built here, in the scope, so
     their slots are mirrored like the weights (a Keras 3 optimizer built lazily inside
     the replica step fails under MirroredStrategy). The encoder's frozen VGG uses the
     weights of `vgg_config`, required when model.encoder is on (and for the vgg D).
@@ -178,12 +182,12 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                 metrics["D/accuracy"] = average(adversarial.d_accuracy(
                     real_logits, fake_logits, loss_config.adversarial))
         g_variables = models.g_variables
-        models.g_optimizer.apply_gradients(
-            zip(g_tape.gradient(g_total, g_variables), g_variables))
+        models.g_optimizer.apply_gradients(zip(precision.gradients(
+            g_tape, g_total, g_variables, models.g_optimizer), g_variables))
         if adversarial_stage and update_discriminator:
             d_variables = models.discriminator.trainable_variables
-            models.d_optimizer.apply_gradients(
-                zip(d_tape.gradient(d_total, d_variables), d_variables))
+            models.d_optimizer.apply_gradients(zip(precision.gradients(
+                d_tape, d_total, d_variables, models.d_optimizer), d_variables))
         metrics.update({f"loss/G/{k}": v for k, v in g_terms.items()})
         metrics["loss/G/total"] = g_total
         # Near 0 when G paints flat images (a collapse, training/guards.py).
