@@ -77,7 +77,7 @@ def value_problems(config, num_replicas=None):
     # Imported here: they load TensorFlow, which the structure check does not need.
     from losses import adversarial
     from models import discriminator, generator, vgg
-    from training import strategy
+    from training import precision, strategy
 
     problems = []
 
@@ -113,10 +113,11 @@ def value_problems(config, num_replicas=None):
         value = data[key]
         require(value == 0 or value >= data.image_size, f"data.{key}", value,
                 f"0 (= image_size) or at least data.image_size ({data.image_size})")
-    if not data.demo:
+    if not data.demo and not data.get("tfrecords"):
         for key in ("content_dir", "style_dir"):
             require(bool(data[key]), f"data.{key}", data[key],
-                    "a folder (or data.demo=True for the built-in demo data)")
+                    "a folder (or data.tfrecords, or data.demo=True for the built-in "
+                    "demo data)")
 
     choice("model.generator", model.generator, tuple(generator.VARIANTS))
     choice("model.discriminator", model.discriminator, tuple(discriminator.VARIANTS))
@@ -158,6 +159,7 @@ def value_problems(config, num_replicas=None):
     require(0.0 < train.restore_lr_factor < 1.0, "train.restore_lr_factor",
             train.restore_lr_factor, "a factor in (0, 1) that lowers the learning rates")
 
+    choice("train.precision", train.precision, precision.PRECISIONS)
     choice("strategy.name", config.strategy.name, strategy.STRATEGIES)
     at_least("strategy.cpu_devices", config.strategy.cpu_devices, 0)
     return problems
