@@ -92,6 +92,20 @@ def test_resume_continues_the_step_count(trained_run):
     assert sorted(read_scalars(workdir)["loss/G/total"]) == [1, 2, 3, 4, 5]
 
 
+def test_default_checkpoint_holds_only_the_core_objects(trained_run):
+    # Optional parts (EMA, D balance, ...) are checkpointed only when switched on, so
+    # a run written before they existed still resumes: restoring checks that every
+    # object of the new program is in the checkpoint.
+    _, workdir = trained_run
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+    path = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(
+        tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    roots = {child.local_name for child in graph.nodes[0].children}
+    assert roots == {"generator", "discriminator", "bank", "g_optimizer", "d_optimizer",
+                     "step", "save_counter"}
+
+
 def test_resume_refuses_different_styles(trained_run, tmp_path):
     config, workdir = trained_run
     with open(os.path.join(workdir, "styles.json")) as f:

@@ -136,7 +136,9 @@ def _train(config, workdir, strategy, chief, scratch):
     checkpoint = tf.train.Checkpoint(
         generator=models.generator, discriminator=models.discriminator,
         bank=models.bank, g_optimizer=models.g_optimizer,
-        d_optimizer=models.d_optimizer, step=step, d_balance=balance.average,
+        d_optimizer=models.d_optimizer, step=step,
+        # Optional parts only when on, so runs from before they existed still resume.
+        **({"d_balance": balance.average} if balance.enabled else {}),
         **({"encoder": models.encoder} if models.encoder is not None else {}),
         **(ema.checkpoint_items() if ema else {}))
     keep = config.train.keep_checkpoints
