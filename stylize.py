@@ -70,12 +70,15 @@ def list_contents(content):
     if not files:
         raise ValueError(f"--content {content!r} matches no image file; expected an "
                          f"image, a folder of images or a glob.")
-    for path in files:
-        problem = pipeline.image_problem(path)
-        if problem:  # all contents are checked before the first is painted
-            raise ValueError(
-                f"Content file {path!r} is not a readable image: {problem}.")
     return files
+
+
+def check_readable(path):
+    """Raises ValueError naming `path` if it is not an image stylize can read."""
+    from data import pipeline
+    problem = pipeline.image_problem(path)
+    if problem:
+        raise ValueError(f"Content file {path!r} is not a readable image: {problem}.")
 
 
 def output_paths(content, files, output):
@@ -210,7 +213,8 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
     Each output is written atomically (complete or absent). In a run over several
     images, an image that fails later (e.g. a truncated file) is skipped with an error
     naming it, the others are still painted, and BatchError lists the failures at the
-    end; with one image, its error is raised as is.
+    end; with one image, its error is raised as is. Unreadable files (empty, truncated,
+    not an image, too large) are such failures, found before decoding.
     """
     import keras
     from models import fusion, tiling
@@ -226,6 +230,7 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
     written, failures = [], []
     for index, (path, output_path) in enumerate(zip(files, outputs)):
         try:
+            check_readable(path)
             image, (height, width) = prepare_content(path, max_size)
             coarse, fine = plan.fields(image[:height, :width], source)
             painted = run_generator(generator, image, coarse, fine,

@@ -204,10 +204,25 @@ def test_stylize_paints_each_good_file_and_refuses_each_bad_one(export_dir, host
             with pytest.raises(ValueError, match=name.split(".")[0]):
                 stylize.stylize(model, path, output, styles=["alpha"])
             assert not os.path.exists(output)
-    # A folder with bad files is refused as a whole, naming one, before any output.
-    with pytest.raises(ValueError, match="is not a readable image: "):
-        stylize.stylize(model, content, str(tmp_path / "folder"), styles=["alpha"])
-    assert not os.path.exists(tmp_path / "folder")
+    # A folder run paints every good file and lists every bad one at the end. (Links
+    # with the extension in the stem: gray.jpg and gray.png would write one output.)
+    folder = tmp_path / "unique_stems"
+    folder.mkdir()
+    original = {}  # link name -> hostile file name
+    for name in expected:
+        if os.sep not in name:
+            stem, extension = os.path.splitext(name)
+            original[f"{stem}_{extension[1:]}{extension}"] = name
+            os.symlink(os.path.join(content, name), folder / f"{stem}_{extension[1:]}"
+                       f"{extension}")
+    with pytest.raises(stylize.BatchError, match="is not a readable image: ") as error:
+        stylize.stylize(model, str(folder), str(tmp_path / "folder"), styles=["alpha"],
+                        progress=False)
+    failed = {os.path.basename(path) for path, _ in error.value.failures}
+    listed = {os.path.basename(path) for path in stylize.list_contents(str(folder))}
+    bad = {name for name in listed if expected[original[name]]}
+    assert failed == bad and bad
+    assert len(error.value.written) == len(listed) - len(failed) > 0
 
 
 def test_evaluate_skips_bad_contents_and_styles(export_dir, hostile, tmp_path):

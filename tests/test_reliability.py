@@ -65,7 +65,7 @@ def _set(config, key, value):
     ("train.on_nonfinite", "retry", "train.on_nonfinite = 'retry' is invalid; "
                                     "expected one of 'stop', 'restore'."),
     ("train.restore_lr_factor", 1.0, "train.restore_lr_factor = 1.0 is invalid"),
-    ("strategy.name", "tpu", "strategy.name = 'tpu' is invalid"),
+    ("strategy.name", "tpu_pod", "strategy.name = 'tpu_pod' is invalid"),
     ("train.num_steps", "100", "train.num_steps = '100' has the wrong type; expected "
                                "int like 10000."),
     ("train.deterministic", 1, "train.deterministic = 1 has the wrong type; expected "
