@@ -20,9 +20,7 @@ image side by default) of outputs and style images alike, so both sides of every
 comparison have the same size; the style targets of the per-pair distances are
 full image_size centre crops, as in training.
 """
-import csv
 import dataclasses
-import io
 import json
 import os
 import time
@@ -647,12 +645,7 @@ def write_results(output, results, rows):
             summaries.write_png(os.path.join(output, f"fusion_{name}.png"),
                                 method["fusion"]["strip"])
     summaries.write_json(os.path.join(output, "metrics.json"), serializable)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    summaries.write_atomically(os.path.join(output, "metrics.csv"),
-                               buffer.getvalue().encode())
+    summaries.write_csv(os.path.join(output, "metrics.csv"), rows)
 
 
 def _without_images(value):

@@ -12,8 +12,6 @@ style (Gram) distance, Frechet distance, deception rate and ms/image. All runs m
 have been evaluated on the same content and style images, image size and VGG19
 features, else the numbers would not be comparable and the table is refused.
 """
-import csv
-import io
 import json
 import os
 
@@ -128,12 +126,7 @@ def write_table(output, rows, fd_name):
     os.makedirs(output, exist_ok=True)
     summaries.write_atomically(os.path.join(output, "table.md"),
                                markdown(rows, fd_name).encode())
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    summaries.write_atomically(os.path.join(output, "table.csv"),
-                               buffer.getvalue().encode())
+    summaries.write_csv(os.path.join(output, "table.csv"), rows)
 
 
 def make_table(paths, output, max_contents=0, batch_size=4, reevaluate=False):

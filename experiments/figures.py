@@ -480,29 +480,11 @@ def layer_fusion_figure(run, options, contents, styles):
 
 
 def read_scalars(workdir):
-    """{tag: (steps [N], values [N])} of every scalar in the run's event files.
-
-    tf.summary writes scalars as tensors (the 'tensors' tag type of EventAccumulator).
-    A resumed run adds event files; at a step logged twice the later file wins.
-    """
-    import tensorflow as tf
-    from tensorboard.backend.event_processing import event_accumulator
-    paths = glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
-    # Names are events.out.tfevents.<unix time>.<host>.<pid>.<counter>...: order by
-    # the time, then the name (two writers of one process in the same second).
-    paths.sort(key=lambda path: (int(os.path.basename(path).split(".")[3]), path))
-    by_tag = {}
-    for path in paths:
-        accumulator = event_accumulator.EventAccumulator(path,
-                                                         size_guidance={"tensors": 0})
-        accumulator.Reload()
-        for tag in accumulator.Tags()["tensors"]:
-            for event in accumulator.Tensors(tag):
-                value = tf.make_ndarray(event.tensor_proto)
-                if value.ndim == 0 and value.dtype.kind == "f":
-                    by_tag.setdefault(tag, {})[event.step] = float(value)
+    """{tag: (steps [N], values [N])} of every scalar in the run's event files (at a
+    step logged twice, by a resumed run, the later file wins)."""
+    from training import summaries
     return {tag: (np.array(sorted(values)), np.array([values[s] for s in sorted(values)]))
-            for tag, values in by_tag.items()}
+            for tag, values in summaries.read_scalars(workdir).items()}
 
 
 def smoothed(values, weight=0.8):

@@ -13,23 +13,12 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from experiments import quickstart
-from training import export, loop, step as step_lib
+from training import export, loop, step as step_lib, summaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def read_scalars(workdir):
-    """{tag: {step: value}} from every TensorBoard event file in `workdir`."""
-    scalars = {}
-    for path in sorted(glob.glob(os.path.join(workdir, "events.out.tfevents.*"))):
-        accumulator = event_accumulator.EventAccumulator(path, size_guidance={"tensors": 0})
-        accumulator.Reload()
-        for tag in accumulator.Tags()["tensors"]:
-            for event in accumulator.Tensors(tag):
-                value = tf.make_ndarray(event.tensor_proto)
-                if value.ndim == 0 and value.dtype.kind == "f":
-                    scalars.setdefault(tag, {})[event.step] = float(value)
-    return scalars
+read_scalars = summaries.read_scalars
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""TensorBoard summaries and sample grids of a run (written by the chief only)."""
+"""TensorBoard summaries and sample grids of a run (written by the chief only), and
+the reader of its scalars."""
+import csv
+import glob
+import io
 import json
 import os
 import tempfile
@@ -33,6 +37,39 @@ def write_atomically(path, data):
 
 def write_json(path, value):
     write_atomically(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_csv(path, rows):
+    """Writes a list of dicts (one per row, same keys) as CSV with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, buffer.getvalue().encode())
+
+
+def read_scalars(workdir):
+    """{tag: {step: value}} of every scalar in the run's TensorBoard event files.
+
+    tf.summary writes scalars as tensors (the 'tensors' tag type of EventAccumulator).
+    A resumed run adds event files; at a step logged twice the later file wins.
+    """
+    from tensorboard.backend.event_processing import event_accumulator
+    paths = glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
+    # Names are events.out.tfevents.<unix time>.<host>.<pid>.<counter>...: order by
+    # the time, then the name (two writers of one process in the same second).
+    paths.sort(key=lambda path: (int(os.path.basename(path).split(".")[3]), path))
+    scalars = {}
+    for path in paths:
+        accumulator = event_accumulator.EventAccumulator(path,
+                                                         size_guidance={"tensors": 0})
+        accumulator.Reload()
+        for tag in accumulator.Tags()["tensors"]:
+            for event in accumulator.Tensors(tag):
+                value = tf.make_ndarray(event.tensor_proto)
+                if value.ndim == 0 and value.dtype.kind == "f":
+                    scalars.setdefault(tag, {})[event.step] = float(value)
+    return scalars
 
 
 def write_png(path, image):
