@@ -209,7 +209,7 @@ def train_step_figures(config, jit_compile=False):
     from data import pipeline, samples  # noqa: PLC0415  (only this section needs data)
     batch_size, size = config.train.batch_size, config.data.image_size
     models = step_lib.build_models(config.model, config.optim, num_styles=4)
-    features = step_lib.build_feature_extractor(config.vgg)
+    features = step_lib.build_feature_extractor(config.vgg, config.model)
     replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
                                               batch_size)
     strategy = tf.distribute.get_strategy()
@@ -335,7 +335,7 @@ def distribution(config):
             strategy = tf.distribute.MirroredStrategy(cpus[:replicas])
         with strategy.scope():
             models = step_lib.build_models(config.model, config.optim, num_styles=4)
-            features = step_lib.build_feature_extractor(config.vgg)
+            features = step_lib.build_feature_extractor(config.vgg, config.model)
         step = step_lib.make_distributed_step(strategy, step_lib.make_replica_step(
             models, features, config.vgg, config.loss, batch_size))
         iterator = iter(strategy.experimental_distribute_dataset(

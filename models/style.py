@@ -112,3 +112,24 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
     x = layers.Dense(mlp_width, activation="relu", name="encoder_hidden")(x)
     codes = layers.Dense(code_dim, name="encoder_code")(x)
     return keras.Model(images, codes, name=name)
+
+
+def encoder_layers(encoder):
+    """The VGG layers a style encoder reads, sorted (as build_style_encoder orders them)."""
+    prefix = "statistics_"
+    return [layer.name[len(prefix):] for layer in encoder.layers
+            if layer.name.startswith(prefix)]
+
+
+def encode_features(encoder, features):
+    """The encoder's codes from VGG features computed elsewhere: equal to
+    `encoder(images)` when `features` is the same VGG's output on those images.
+
+    The training step passes the perceptual loss's features of the style images, so
+    they go through VGG once per step, not twice. Uses the encoder's own layers, so
+    its weights (and checkpoints) are shared with the image -> code model.
+    """
+    statistics = [encoder.get_layer(f"statistics_{layer}")(features[layer])
+                  for layer in encoder_layers(encoder)]
+    x = encoder.get_layer("statistics")(statistics)
+    return encoder.get_layer("encoder_code")(encoder.get_layer("encoder_hidden")(x))

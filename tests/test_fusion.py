@@ -226,7 +226,7 @@ def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
     config.loss.identity_prob = 1.0  # every example is its own style
     config.loss.mix_prob = 1.0
     models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
-    features = step_lib.build_feature_extractor(config.vgg)
+    features = step_lib.build_feature_extractor(config.vgg, config.model)
     replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
                                               global_batch_size=2)
     batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
@@ -238,6 +238,47 @@ def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
     assert all(np.isfinite(v) for v in metrics.values())
     after = models.encoder.trainable_variables
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_encoder_codes_from_precomputed_features_equal_codes_from_images(model, content):
+    encoder = model[1].encoder
+    images = np.stack([content, content[::-1]])
+    features = vgg_lib.build_feature_extractor(["block1_conv1", "block2_conv1"],
+                                               weights="random")(images)
+    assert style_lib.encoder_layers(encoder) == ["block1_conv1"]
+    np.testing.assert_allclose(style_lib.encode_features(encoder, features),
+                               encoder(images), rtol=1e-5, atol=1e-6)
+
+
+def test_train_step_reads_encoder_features_from_the_loss_pass_with_the_same_result():
+    """The step reuses the perceptual VGG pass for the encoder when it has the
+    encoder's layers; the losses and the encoder's update equal a separate pass."""
+    from experiments import quickstart
+    from training import step as step_lib
+    config = quickstart.get_config("test")
+    config.model.encoder = True
+    config.model.encoder_layers = ("block1_conv1", "block1_conv2")  # not a loss layer
+    config.loss.identity_prob, config.loss.encoder_prob = 0.0, 1.0  # no randomness
+    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
+             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
+             "style_id": tf.constant([0, 2], tf.int32)}
+    results = []
+    for model_config in (None, config.model):  # separate pass, then reuse
+        tf.keras.utils.set_random_seed(0)
+        models = step_lib.build_models(config.model, config.optim, 3,
+                                       vgg_config=config.vgg)
+        features = step_lib.build_feature_extractor(config.vgg, model_config)
+        assert ("block1_conv2" in features.output) == (model_config is not None)
+        replica_step = step_lib.make_replica_step(models, features, config.vgg,
+                                                  config.loss, global_batch_size=2)
+        metrics = tf.function(replica_step)(batch, True)
+        results.append((metrics, [np.asarray(v) for v in
+                                  models.encoder.trainable_variables]))
+    (separate, separate_weights), (reused, reused_weights) = results
+    for tag in ("loss/G/encoder", "loss/G/style", "loss/G/content", "loss/D/adv"):
+        np.testing.assert_allclose(reused[tag], separate[tag], rtol=1e-4)
+    for a, b in zip(reused_weights, separate_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_mix_with_neighbour_blends_codes_and_targets_alike():

@@ -125,7 +125,7 @@ def _train(config, workdir, strategy, chief, scratch):
     with strategy.scope(), precision.policy(config.train.precision):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
-        feature_extractor = step_lib.build_feature_extractor(config.vgg)
+        feature_extractor = step_lib.build_feature_extractor(config.vgg, config.model)
         checkpoint_dir = os.path.join(workdir, "checkpoints")
         if config.train.get("init_generator") and not tf.train.latest_checkpoint(
                 checkpoint_dir):

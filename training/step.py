@@ -74,8 +74,14 @@ def build_encoder(model_config, vgg_config):
                                          model_config.encoder_mlp_width)
 
 
-def build_feature_extractor(vgg_config):
-    layers = tuple(dict.fromkeys(vgg_config.content_layers + vgg_config.style_layers))
+def build_feature_extractor(vgg_config, model_config=None):
+    """The perceptual losses' VGG features; also the style encoder's layers when
+    `model_config.encoder` is on, so the step reads the encoder's input from the
+    same pass (make_replica_step)."""
+    layers = vgg_config.content_layers + vgg_config.style_layers
+    if model_config is not None and model_config.get("encoder", False):
+        layers += tuple(model_config.encoder_layers)
+    layers = tuple(dict.fromkeys(layers))
     return vgg_lib.build_feature_extractor(
         layers, weights=vgg_config.weights,
         fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
@@ -100,9 +106,8 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         return tf.nn.compute_average_loss(per_example,
                                           global_batch_size=global_batch_size)
 
-    def perceptual_terms(content, style, fake, mix_weights):
-        # Targets need no gradient: one VGG pass over content and style together.
-        targets = feature_extractor(tf.concat([content, style], axis=0))
+    def perceptual_terms(targets, content, fake, mix_weights):
+        """`targets`: VGG features of content and style stacked (batch first)."""
         batch = tf.shape(content)[0]
         fake_features = feature_extractor(fake)
         content_term = sum(
@@ -119,30 +124,45 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
         return {"content": content_term, "style": style_term,
                 "tv": perceptual.total_variation(fake)}
 
-    def encoder_codes(content, style, bank_codes):
-        """Swaps in encoder codes (and, for identity examples, the content as its
-        own style); returns (codes, style images, loss terms, identity mask)."""
-        batch = tf.shape(content)[0]
-        identity = tf.random.uniform([batch]) < loss_config.identity_prob
+    # The encoder reads the style images' features from the targets' VGG pass when
+    # that pass has its layers (build_feature_extractor(..., model_config)).
+    reuse_features = models.encoder is not None and set(
+        style_lib.encoder_layers(models.encoder)) <= set(feature_extractor.output)
+
+    def encoder_codes(identity, style, style_features, bank_codes):
+        """Swaps in encoder codes (the content's own for identity examples: `style`
+        holds the content there); returns (codes, loss terms)."""
+        batch = tf.shape(style)[0]
         use_encoder = tf.random.uniform([batch]) < loss_config.encoder_prob
-        style = tf.where(identity[:, None, None, None], content, style)
-        codes_from_images = models.encoder(style, training=True)
+        if reuse_features:
+            codes_from_images = style_lib.encode_features(models.encoder, style_features)
+        else:
+            codes_from_images = models.encoder(style, training=True)
         codes = tf.where((identity | use_encoder)[:, None], codes_from_images,
                          bank_codes)
         # The bank is the reference the encoder learns to hit, not the other way round.
         pull = tf.reduce_mean(tf.square(codes_from_images
                                         - tf.stop_gradient(bank_codes)), axis=1)
         terms = {"encoder": average(tf.where(identity, 0.0, pull))}
-        return codes, style, terms, identity
+        return codes, terms
 
     def replica_step(batch, adversarial_stage, update_discriminator=True):
         content, style, style_ids = batch["content"], batch["style"], batch["style_id"]
+        batch_size = tf.shape(content)[0]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             codes = models.bank(style_ids)
             encoder_terms, identity, mix_weights = {}, None, None
             if models.encoder is not None:
-                codes, style, encoder_terms, identity = encoder_codes(
-                    content, style, codes)
+                # Identity examples: the content is its own style.
+                identity = tf.random.uniform([batch_size]) < loss_config.identity_prob
+                style = tf.where(identity[:, None, None, None], content, style)
+            # Targets need no gradient: one VGG pass over content and style together.
+            targets = feature_extractor(tf.concat([content, style], axis=0))
+            if models.encoder is not None:
+                style_features = {name: value[batch_size:]
+                                  for name, value in targets.items()}
+                codes, encoder_terms = encoder_codes(identity, style, style_features,
+                                                     codes)
             real_codes = codes
             if loss_config.get("mix_prob", 0.0) > 0:
                 mix_weights = random_mix_weights(tf.shape(content)[0],
@@ -151,7 +171,7 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
             fake = models.generator([content, generator_lib.as_code_map(codes)],
                                     training=True)
             g_terms = {k: average(v) for k, v in
-                       perceptual_terms(content, style, fake, mix_weights).items()}
+                       perceptual_terms(targets, content, fake, mix_weights).items()}
             g_total = (loss_config.content_weight * g_terms["content"]
                        + loss_config.style_weight * g_terms["style"]
                        + loss_config.tv_weight * g_terms["tv"])
