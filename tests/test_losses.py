@@ -99,7 +99,8 @@ def test_d_probabilities(patch_logits):
 
 
 class QuadraticDiscriminator:
-    """D(x, c) = w * c * 0.5 * sum(x^2) per 2x2 patch: grad_x sum(D) = w * c * x."""
+    """D(x, c) = w * c * 0.5 * sum(x^2) per 2x2 patch: grad_x sum(D) = w * c * x, so
+    the gradient of the mean over P patches is w * c * x / P."""
 
     def __init__(self, scale):
         self.scale = tf.Variable(scale)
@@ -128,16 +129,17 @@ def test_real_logits_and_r1_analytic():
     with tf.GradientTape() as outer_tape:
         logits, r1 = adversarial.real_logits_and_r1(discriminator, images, codes)
         total_r1 = tf.reduce_sum(r1)
-    # grad_x = w c x, so R1 = 0.5 w^2 c^2 sum(x^2) and dR1/dw = w c^2 sum(x^2).
+    # D is the mean of P = 4 patches: grad_x = w c x / 4, so R1 = 0.5 w^2 c^2 sum(x^2)
+    # / 16 and dR1/dw = w c^2 sum(x^2) / 16.
     sum_of_squares = np.square(images.numpy()).reshape(2, -1).sum(axis=1)
     code_squared = np.array([1.0, 9.0])
     assert logits.shape == (2, 2, 2, 1)
-    np.testing.assert_allclose(r1.numpy(), 0.5 * 4.0 * code_squared * sum_of_squares,
-                               rtol=1e-5)
+    np.testing.assert_allclose(r1.numpy(),
+                               0.5 * 4.0 * code_squared * sum_of_squares / 16, rtol=1e-5)
     # The penalty must stay differentiable w.r.t. D's weights (double backprop).
     weight_gradient = outer_tape.gradient(total_r1, discriminator.scale)
     np.testing.assert_allclose(weight_gradient.numpy(),
-                               2.0 * np.sum(code_squared * sum_of_squares), rtol=1e-5)
+                               2.0 * np.sum(code_squared * sum_of_squares) / 16, rtol=1e-5)
 
 
 def test_real_logits_and_r1_in_tf_function():
@@ -145,7 +147,7 @@ def test_real_logits_and_r1_in_tf_function():
     step = tf.function(lambda images, codes: adversarial.real_logits_and_r1(
         discriminator, images, codes)[1])
     r1 = step(tf.ones((2, 4, 4, 3)), tf.ones((2, 1)))
-    np.testing.assert_allclose(r1.numpy(), [0.5 * 48.0] * 2)
+    np.testing.assert_allclose(r1.numpy(), [0.5 * 48.0 / 16] * 2)
 
 
 @pytest.fixture
