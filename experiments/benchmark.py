@@ -15,7 +15,8 @@ Sections:
               user would otherwise pick), as the ratio ours / reference.
   train_step  the full GAN step (G + D + R1 + VGG losses) images/s, achieved GFLOP/s,
               and its split: input wait, G, D, VGG.
-  inference   ms per image at 256 ... 2048 and the process's peak RSS after each.
+  inference   ms per image at 256 ... 2048 as stylize.py paints (exact tiles above 512)
+              and the process's peak RSS after each.
   precision   fp32 vs XLA (jit_compile) vs mixed_bfloat16 for G and the train step.
   distribution  (only this section, with --distribution) the train step's images/s
               with no strategy and with MirroredStrategy over 1, 2 and 4 logical CPU
@@ -279,16 +280,25 @@ def step_parts(models, features, batch):
 
 # --------------------------------------------------------------------------- inference
 
-def inference(sizes, variant_name="small", code_dim=64):
+def inference(sizes, variant_name="small", code_dim=64, tile_size=512, tile_overlap=128):
+    """ms per image as stylize.py paints it: whole up to `tile_size`, in exact tiles
+    (models/tiling.py) above it. Run before the other sections so the process's
+    peak RSS is this section's; reported with the RSS at its start (the extra memory
+    is the difference)."""
+    import stylize  # noqa: PLC0415
+    from models import fusion, tiling  # noqa: PLC0415
     generator = generator_lib.build_generator(variant_name, code_dim)
-    run = tf.function(lambda x, c: generator([x, c]))
-    results = {}
+    painter = tiling.TiledPainter(generator, tile_size, tile_overlap)
+    field = fusion.CodeField(np.random.RandomState(0).normal(size=(1, code_dim)).astype(
+        np.float32), np.ones(1, np.float32))
+    results = {"rss_mb_at_start": peak_rss_mb(), "tile_size": tile_size}
     for size in sizes:
-        image = tf.random.uniform((1, size, size, 3))
-        code = tf.random.normal((1, 1, 1, code_dim))
-        seconds = seconds_per_call(run, image, code, min_calls=2,
+        image = np.random.RandomState(size).uniform(size=(size, size, 3)).astype(np.float32)
+        seconds = seconds_per_call(stylize.run_generator, generator, image, field, None,
+                                   painter, min_calls=1 if size > tile_size else 2,
                                    min_seconds=min(_MIN_SECONDS.value, 1.0))
         results[str(size)] = {"ms_per_image": 1000 * seconds,
+                              "tiled": size > tile_size,
                               "peak_rss_mb_so_far": peak_rss_mb()}
     return results
 
@@ -380,9 +390,13 @@ def print_summary(report):
               100 * step["step"]["gflop_per_s"] / peak,
               100 * step["input_wait_fraction"],
               {k: round(v, 3) for k, v in step["parts_seconds"].items()}))
-    for size, entry in report["inference"].items():
-        print(f"inference {size}x{size}: {entry['ms_per_image']:.0f} ms/image, "
-              f"peak RSS so far {entry['peak_rss_mb_so_far']:.0f} MB")
+    inference_report = report["inference"]
+    for size, entry in inference_report.items():
+        if isinstance(entry, dict):
+            print(f"inference {size}x{size}{' (tiled)' if entry['tiled'] else ''}: "
+                  f"{entry['ms_per_image']:.0f} ms/image, peak RSS so far "
+                  f"{entry['peak_rss_mb_so_far']:.0f} MB (at start "
+                  f"{inference_report['rss_mb_at_start']:.0f} MB)")
     for mode, entry in report["precision"].items():
         if "error" in entry:
             print(f"precision {mode}: {entry['error']}")
@@ -412,10 +426,10 @@ def main(argv):
         print(f"wrote {_OUTPUT.value}")
         return
     report["machine"] = machine_peak()
+    report["inference"] = inference([256, 512] if quick else [256, 512, 1024, 2048])
     report["generator"] = generators(["small"] if quick else ["small", "base"],
                                      [128] if quick else [256, 512])
     report["train_step"] = train_step_figures(config)
-    report["inference"] = inference([256, 512] if quick else [256, 512, 1024, 2048])
     report["precision"] = precision("small", 128 if quick else 256, config)
     print_summary(report)
     summaries.write_json(_OUTPUT.value, report)
