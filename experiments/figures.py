@@ -446,14 +446,23 @@ def strength_figure(run, options, contents, styles):
     if run.source.encoder is None:
         raise FigureSkipped("Strength needs the style encoder (the content's own "
                             "code); this run has none (model.encoder=False).")
-    name = styles[0]
-    rows = []
+    from training import summaries
+    name, strengths = styles[0], weights_strip(options.steps)
+    rows, distances = [], []
     for path in contents[:2]:
         image = square(path, options.size)
-        rows.append([image] + [paint(run, image, [name], strength=a)
-                               for a in weights_strip(options.steps)]
-                    + [style_image(run, name, options.size)])
-    labels = (["content"] + [f"a = {a:g}" for a in weights_strip(options.steps)]
+        painted = [paint(run, image, [name], strength=a) for a in strengths]
+        distances.append([float(np.mean(np.abs(tile - image))) for tile in painted])
+        rows.append([image] + painted + [style_image(run, name, options.size)])
+    # How close a = 0 comes to giving the content back (mean |output - content|, RGB
+    # in [0, 1]), per strength, averaged over the rows.
+    mean_distances = np.mean(distances, axis=0)
+    summaries.write_json(os.path.join(options.output, "fig6_strength.json"), {
+        "style": name, "contents": [short(path) for path in contents[:2]],
+        "mean_abs_difference_to_content": dict(zip(map(str, strengths),
+                                                   mean_distances.tolist()))})
+    labels = (["content"] + [f"a = {a:g} (|d| {d:.3f})"
+                             for a, d in zip(strengths, mean_distances)]
               + [short(name)])
     return tile_figure(rows, labels, [short(path) for path in contents[:2]],
                        title=titled(run, "Strength  c = a c_style + (1 - a) c_content"))

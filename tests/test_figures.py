@@ -1,6 +1,7 @@
 """experiments/figures.py: every figure from a tiny trained run, at the expected pixel
 size; the TensorBoard reader; the command line with --train."""
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -90,6 +91,11 @@ def test_every_figure_is_written_at_its_size_with_real_content(drawn):
         assert f"| {method} |" in markdown
     assert "gatys: 2 Adam steps" in markdown
     assert os.path.isfile(os.path.join(options.output, "fig9_metrics", "metrics.json"))
+    with open(os.path.join(options.output, "fig6_strength.json")) as f:
+        strength = json.load(f)
+    distances = strength["mean_abs_difference_to_content"]
+    assert list(distances) == ["0.0", "0.5", "1.0"]
+    assert all(0.0 < d < 1.0 for d in distances.values())
     # No temporary files left beside the figures.
     assert not [name for name in os.listdir(options.output) if name.startswith(".tmp")]
 
