@@ -51,6 +51,8 @@ def _set(config, key, value):
     ("model.generator", "huge", "model.generator = 'huge' is invalid; expected one "
                                 "of 'test', 'small', 'base'."),
     ("model.discriminator", "tiny", "model.discriminator = 'tiny' is invalid"),
+    ("model.discriminator_kind", "stylegan", "model.discriminator_kind = 'stylegan' is "
+                                             "invalid; expected one of 'patch', "),
     ("vgg.style_layers", ("block9_conv1",), "vgg.style_layers = ('block9_conv1',) is "
                                              "invalid"),
     ("vgg.weights", "/no/such/vgg.h5", "vgg.weights = '/no/such/vgg.h5' is invalid"),
@@ -83,6 +85,17 @@ def test_bad_values_are_refused_with_one_sentence(key, value, message):
     problems = str(error.value).splitlines()[1:]
     assert len(problems) == 1, problems
     assert message in problems[0]
+
+
+def test_multiscale_discriminator_needs_an_image_size_its_scales_divide():
+    config = quickstart.get_config("test")  # 'test' D: 2 downsamplings; 32 px
+    config.model.discriminator_kind = "multiscale"
+    config.model.discriminator_scales = 3
+    config_check.validate(config)  # 32 divides by 2^(2 + 3 - 1) = 16
+    config.data.image_size = 24
+    with pytest.raises(ValueError, match=r"data.image_size = 24 is invalid; expected a "
+                       r"multiple of 16 for a 3-scale 'test' multiscale"):
+        config_check.validate(config)
 
 
 def test_batch_must_divide_by_the_replicas_and_all_problems_are_listed():

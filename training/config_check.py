@@ -121,6 +121,16 @@ def value_problems(config, num_replicas=None):
 
     choice("model.generator", model.generator, tuple(generator.VARIANTS))
     choice("model.discriminator", model.discriminator, tuple(discriminator.VARIANTS))
+    choice("model.discriminator_kind", model.discriminator_kind, discriminator.KINDS)
+    if (model.discriminator_kind == "multiscale"
+            and model.discriminator in discriminator.VARIANTS):
+        at_least("model.discriminator_scales", model.discriminator_scales, 1)
+        # Coarser scales' patch logits are repeated onto the finest scale's grid.
+        divisor = 2 ** (discriminator.variant(model.discriminator)["downsamplings"]
+                        + max(model.discriminator_scales, 1) - 1)
+        require(data.image_size % divisor == 0, "data.image_size", data.image_size,
+                f"a multiple of {divisor} for a {model.discriminator_scales}-scale "
+                f"'{model.discriminator}' multiscale discriminator")
     at_least("model.code_dim", model.code_dim, 1)
     at_least("model.encoder_mlp_width", model.encoder_mlp_width, 1)
     layers("model.encoder_layers", model.encoder_layers)
