@@ -15,7 +15,8 @@ Sections:
               user would otherwise pick), as the ratio ours / reference.
   train_step  the full GAN step (G + D + R1 + VGG losses) images/s, achieved GFLOP/s,
               and its split: input wait, G, D, VGG.
-  inference   ms per image at 256 ... 2048 as stylize.py paints (exact tiles above 512)
+  inference   ms per image at 256 ... 2048 as stylize.py paints (exact tiles above 512),
+              and 1024, 2048 painted whole (the memory the tiles save),
               and the process's peak RSS after each.
   precision   fp32 vs XLA (jit_compile) vs mixed_bfloat16 for G and the train step.
   distribution  (only this section, with --distribution) the train step's images/s
@@ -280,11 +281,13 @@ def step_parts(models, features, batch):
 
 # --------------------------------------------------------------------------- inference
 
-def inference(sizes, variant_name="small", code_dim=64, tile_size=512, tile_overlap=128):
+def inference(sizes, untiled_sizes=(), variant_name="small", code_dim=64,
+              tile_size=512, tile_overlap=128):
     """ms per image as stylize.py paints it: whole up to `tile_size`, in exact tiles
-    (models/tiling.py) above it. Run before the other sections so the process's
-    peak RSS is this section's; reported with the RSS at its start (the extra memory
-    is the difference)."""
+    (models/tiling.py) above it; then `untiled_sizes` painted whole, for the trade
+    (time vs memory) the tile size sets. Run before the other sections and in this
+    order, so each peak RSS is this section's so far; reported with the RSS at its
+    start (the extra memory is the difference)."""
     import stylize  # noqa: PLC0415
     from models import fusion, tiling  # noqa: PLC0415
     generator = generator_lib.build_generator(variant_name, code_dim)
@@ -292,14 +295,17 @@ def inference(sizes, variant_name="small", code_dim=64, tile_size=512, tile_over
     field = fusion.CodeField(np.random.RandomState(0).normal(size=(1, code_dim)).astype(
         np.float32), np.ones(1, np.float32))
     results = {"rss_mb_at_start": peak_rss_mb(), "tile_size": tile_size}
-    for size in sizes:
+    runs = [(size, size > tile_size) for size in sizes]
+    runs += [(size, False) for size in untiled_sizes]
+    for size, tiled in runs:
         image = np.random.RandomState(size).uniform(size=(size, size, 3)).astype(np.float32)
         seconds = seconds_per_call(stylize.run_generator, generator, image, field, None,
-                                   painter, min_calls=1 if size > tile_size else 2,
+                                   painter if tiled else None,
+                                   min_calls=1 if size > tile_size else 2,
                                    min_seconds=min(_MIN_SECONDS.value, 1.0))
-        results[str(size)] = {"ms_per_image": 1000 * seconds,
-                              "tiled": size > tile_size,
-                              "peak_rss_mb_so_far": peak_rss_mb()}
+        key = str(size) if tiled or size <= tile_size else f"{size}_untiled"
+        results[key] = {"ms_per_image": 1000 * seconds, "tiled": tiled,
+                        "peak_rss_mb_so_far": peak_rss_mb()}
     return results
 
 
@@ -393,7 +399,8 @@ def print_summary(report):
     inference_report = report["inference"]
     for size, entry in inference_report.items():
         if isinstance(entry, dict):
-            print(f"inference {size}x{size}{' (tiled)' if entry['tiled'] else ''}: "
+            side = size.split("_")[0]
+            print(f"inference {side}x{side} {'tiled' if entry['tiled'] else 'whole'}: "
                   f"{entry['ms_per_image']:.0f} ms/image, peak RSS so far "
                   f"{entry['peak_rss_mb_so_far']:.0f} MB (at start "
                   f"{inference_report['rss_mb_at_start']:.0f} MB)")
@@ -426,7 +433,8 @@ def main(argv):
         print(f"wrote {_OUTPUT.value}")
         return
     report["machine"] = machine_peak()
-    report["inference"] = inference([256, 512] if quick else [256, 512, 1024, 2048])
+    report["inference"] = (inference([256, 512]) if quick else
+                           inference([256, 512, 1024, 2048], untiled_sizes=(1024, 2048)))
     report["generator"] = generators(["small"] if quick else ["small", "base"],
                                      [128] if quick else [256, 512])
     report["train_step"] = train_step_figures(config)
