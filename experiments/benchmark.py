@@ -374,45 +374,56 @@ def print_distribution(results):
                      if "ratio_to_plain" in entry else ""))
 
 
-def print_summary(report):
+def summary_markdown(report):
+    """The report as markdown tables (printed, written beside the JSON, and pasted
+    into the README's Performance section)."""
     machine = report["machine"]
     peak = machine["conv3x3_best_forward_backward"]["gflop_per_s"]
-    print("machine: best conv3x3 fwd %.0f GFLOP/s, fwd+bwd %.0f GFLOP/s, matmul %.0f "
-          "GFLOP/s" % (machine["conv3x3_best_forward"]["gflop_per_s"], peak,
-                       machine["matmul_2048"]["gflop_per_s"]))
-    print(f"{'generator':14} {'pass':17} {'ours img/s':>10} {'GFLOP/s':>8} "
-          f"{'ref img/s':>10} {'ours/ref':>8}")
+    lines = [f"Machine: best 3x3 conv {machine['conv3x3_best_forward']['gflop_per_s']:.0f}"
+             f" GFLOP/s forward, {peak:.0f} forward+backward; matmul 2048 "
+             f"{machine['matmul_2048']['gflop_per_s']:.0f} GFLOP/s "
+             f"(TensorFlow {report['tensorflow']}, {report['cpu_count']} cores).", "",
+             "| generator @ size | pass | ours img/s | ours GFLOP/s | reference img/s "
+             "| ours / reference |", "| --- | --- | --- | --- | --- | --- |"]
     for key, entry in report["generator"].items():
         for name in ("forward", "forward_backward"):
-            print(f"{key:14} {name:17} {entry['ours'][name]['images_per_s']:10.2f} "
-                  f"{entry['ours'][name]['gflop_per_s']:8.0f} "
-                  f"{entry['reference'][name]['images_per_s']:10.2f} "
-                  f"{entry['ratio_images_per_s'][name]:8.2f}")
+            lines.append(f"| {key} | {name} | {entry['ours'][name]['images_per_s']:.2f} "
+                         f"| {entry['ours'][name]['gflop_per_s']:.0f} "
+                         f"| {entry['reference'][name]['images_per_s']:.2f} "
+                         f"| {entry['ratio_images_per_s'][name]:.2f} |")
     step = report["train_step"]
-    print("train step (%dx%d, batch %d): %.2f img/s, %.0f GFLOP/s (%.0f%% of conv "
-          "fwd+bwd peak), input wait %.1f%%, parts (s): %s" % (
-              step["image_size"], step["image_size"], step["batch"],
-              step["step"]["images_per_s"], step["step"]["gflop_per_s"],
-              100 * step["step"]["gflop_per_s"] / peak,
-              100 * step["input_wait_fraction"],
-              {k: round(v, 3) for k, v in step["parts_seconds"].items()}))
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in
+                      step["parts_seconds"].items())
+    lines += ["", f"Train step ({step['image_size']}x{step['image_size']}, batch "
+              f"{step['batch']}): {step['step']['images_per_s']:.2f} img/s, "
+              f"{step['step']['seconds']:.2f} s, {step['step']['gflop_per_s']:.0f} "
+              f"GFLOP/s = {100 * step['step']['gflop_per_s'] / peak:.0f}% of the conv "
+              f"forward+backward peak; input wait "
+              f"{100 * step['input_wait_fraction']:.1f}% of the step; parts timed "
+              f"alone: {parts}.", "",
+              "| inference | ms/image | peak RSS so far (MB) |", "| --- | --- | --- |"]
     inference_report = report["inference"]
-    for size, entry in inference_report.items():
-        if isinstance(entry, dict):
-            side = size.split("_")[0]
-            print(f"inference {side}x{side} {'tiled' if entry['tiled'] else 'whole'}: "
-                  f"{entry['ms_per_image']:.0f} ms/image, peak RSS so far "
-                  f"{entry['peak_rss_mb_so_far']:.0f} MB (at start "
-                  f"{inference_report['rss_mb_at_start']:.0f} MB)")
+    measured = sorted((key for key, entry in inference_report.items()
+                       if isinstance(entry, dict)),
+                      key=lambda key: (int(key.split("_")[0]), key))
+    for size in measured:
+        entry, side = inference_report[size], size.split("_")[0]
+        lines.append(f"| {side}x{side} {'tiled' if entry['tiled'] else 'whole'} "
+                     f"| {entry['ms_per_image']:.0f} | {entry['peak_rss_mb_so_far']:.0f} |")
+    lines += [f"(RSS at the start of this section: "
+              f"{inference_report['rss_mb_at_start']:.0f} MB.)", "",
+              "| precision | G forward+backward img/s | train step img/s |",
+              "| --- | --- | --- |"]
     for mode, entry in report["precision"].items():
         if "error" in entry:
-            print(f"precision {mode}: {entry['error']}")
+            lines.append(f"| {mode} | {entry['error']} | |")
             continue
         step_text = ("-" if entry["train_step"] is None else
                      f"{entry['train_step']['images_per_s']:.2f}")
-        print(f"precision {mode}: G fwd+bwd "
-              f"{entry['generator']['forward_backward']['images_per_s']:.2f} img/s, "
-              f"train step {step_text} img/s")
+        lines.append(f"| {mode} | "
+                     f"{entry['generator']['forward_backward']['images_per_s']:.2f} "
+                     f"| {step_text} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv):
@@ -439,9 +450,12 @@ def main(argv):
                                      [128] if quick else [256, 512])
     report["train_step"] = train_step_figures(config)
     report["precision"] = precision("small", 128 if quick else 256, config)
-    print_summary(report)
+    markdown = summary_markdown(report)
+    print(markdown)
     summaries.write_json(_OUTPUT.value, report)
-    print(f"wrote {_OUTPUT.value}")
+    markdown_path = os.path.splitext(_OUTPUT.value)[0] + ".md"
+    summaries.write_atomically(markdown_path, markdown.encode())
+    print(f"wrote {_OUTPUT.value} and {markdown_path}")
 
 
 if __name__ == "__main__":
