@@ -458,7 +458,7 @@ def strength_figure(run, options, contents, styles):
     # in [0, 1]), per strength, averaged over the rows.
     mean_distances = np.mean(distances, axis=0)
     summaries.write_json(os.path.join(options.output, "fig6_strength.json"), {
-        "style": name, "contents": [short(path) for path in contents[:2]],
+        "style": name, "contents": [os.path.basename(path) for path in contents[:2]],
         "mean_abs_difference_to_content": dict(zip(map(str, strengths),
                                                    mean_distances.tolist()))})
     labels = (["content"] + [f"a = {a:g} (|d| {d:.3f})"
