@@ -2,7 +2,7 @@ r"""Speed benchmark: prints a table and writes JSON. Not a test: timings are noi
 every figure that matters is also given as a ratio to a reference measured in the
 same process.
 
-    python -m experiments.benchmark --output=benchmark.json          # full, ~15 min
+    python -m experiments.benchmark --output=benchmark.json          # full, ~20 min
     python -m experiments.benchmark --quick --output=/tmp/bench.json  # ~1 min
     python -m experiments.benchmark --distribution --quick --output=/tmp/dist.json
 
