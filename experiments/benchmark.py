@@ -84,10 +84,12 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure(tf_function, *args):
-    seconds = seconds_per_call(tf_function, *args)
-    flops = counted_flops(tf_function, *args)
+def rates(seconds, flops):
     return {"seconds": seconds, "gflops": flops / 1e9, "gflop_per_s": flops / seconds / 1e9}
+
+
+def measure(tf_function, *args):
+    return rates(seconds_per_call(tf_function, *args), counted_flops(tf_function, *args))
 
 
 # --------------------------------------------------------------------------- machine
@@ -212,10 +214,9 @@ def compare_with_reference(ours, reference, batch, size, code_dim, rounds=3):
         result[name] = {}
         for pass_name, function in functions[name].items():
             median = float(np.median(seconds[name][pass_name]))
-            gflops = counted_flops(function, *inputs[name]) / 1e9
-            result[name][pass_name] = {"seconds": median, "gflops": gflops,
-                                       "gflop_per_s": gflops / median,
-                                       "images_per_s": batch / median}
+            figures = rates(median, counted_flops(function, *inputs[name]))
+            figures["images_per_s"] = batch / median
+            result[name][pass_name] = figures
     return result
 
 

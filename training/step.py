@@ -165,7 +165,7 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                                                      codes)
             real_codes = codes
             if loss_config.get("mix_prob", 0.0) > 0:
-                mix_weights = random_mix_weights(tf.shape(content)[0],
+                mix_weights = random_mix_weights(batch_size,
                                                  loss_config.mix_prob)
                 codes = mix_with_neighbour(codes, mix_weights)
             fake = models.generator([content, generator_lib.as_code_map(codes)],
