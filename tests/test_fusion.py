@@ -286,3 +286,35 @@ def test_mix_with_neighbour_blends_codes_and_targets_alike():
     values = tf.constant([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
     mixed = step_lib.mix_with_neighbour(values, tf.constant([1.0, 0.25, 0.5]))
     np.testing.assert_allclose(mixed, [[1.0, 0.0], [0.75, 0.25], [1.0, 1.5]])
+
+
+def test_identity_examples_are_never_mixed():
+    from training import step as step_lib
+    keep = tf.constant([True, False, True, False] * 8)
+    weights = step_lib.random_mix_weights(32, 1.0, keep=keep).numpy()
+    np.testing.assert_array_equal(weights[keep.numpy()], 1.0)
+    assert np.all(weights[~keep.numpy()] < 1.0)
+
+
+def test_train_step_with_every_example_identity_ignores_mix_prob():
+    """Identity examples keep their content's code, so mix_prob changes nothing."""
+    from experiments import quickstart
+    from training import step as step_lib
+    config = quickstart.get_config("test")
+    config.model.encoder = True
+    config.loss.identity_prob = 1.0
+    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
+             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
+             "style_id": tf.constant([0, 2], tf.int32)}
+    losses = []
+    for mix_prob in (0.0, 1.0):
+        config.loss.mix_prob = mix_prob
+        tf.keras.utils.set_random_seed(0)
+        models = step_lib.build_models(config.model, config.optim, 3,
+                                       vgg_config=config.vgg)
+        features = step_lib.build_feature_extractor(config.vgg, config.model)
+        replica_step = step_lib.make_replica_step(models, features, config.vgg,
+                                                  config.loss, global_batch_size=2)
+        losses.append(tf.function(replica_step)(batch, False))
+    for tag in ("loss/G/identity", "loss/G/style", "loss/G/content"):
+        np.testing.assert_allclose(losses[1][tag], losses[0][tag], rtol=1e-5)

@@ -165,8 +165,10 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                                                      codes)
             real_codes = codes
             if loss_config.get("mix_prob", 0.0) > 0:
-                mix_weights = random_mix_weights(batch_size,
-                                                 loss_config.mix_prob)
+                # An identity example must give its content back, so its code is
+                # never mixed (a neighbour may still mix with its content's code).
+                mix_weights = random_mix_weights(batch_size, loss_config.mix_prob,
+                                                 keep=identity)
                 codes = mix_with_neighbour(codes, mix_weights)
             fake = models.generator([content, generator_lib.as_code_map(codes)],
                                     training=True)
@@ -217,10 +219,12 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
     return replica_step
 
 
-def random_mix_weights(batch_size, mix_prob):
+def random_mix_weights(batch_size, mix_prob, keep=None):
     """Per-example weight t of an example's own style: 1 (no mix) or, with probability
-    mix_prob, uniform in [0, 1]."""
+    mix_prob, uniform in [0, 1]. Examples where the bool vector `keep` is True get 1."""
     mixed = tf.random.uniform([batch_size]) < mix_prob
+    if keep is not None:
+        mixed &= ~keep
     return tf.where(mixed, tf.random.uniform([batch_size]), 1.0)
 
 
