@@ -8,11 +8,16 @@ config.json), comma-separated. Each run is evaluated with method "ours" exactly 
 stay there), unless that folder's metrics.json is newer than the run's newest
 checkpoint, in which case it is reused. Then table.md and table.csv are written
 atomically to --output: variant (the run folder's name), steps, content SSIM,
-style (Gram) distance, Frechet distance, deception rate and ms/image. All runs must
+style (Gram) distance, Frechet distance, deception rate and ms/image; the per-pair
+metrics (SSIM, Gram distance, deception) carry their standard error over the pairs
+(`<key>_se` in the csv, "mean ± se" in markdown), so a reader can tell a difference
+between variants from the spread of the evaluation itself. All runs must
 have been evaluated on the same content and style images, image size and VGG19
 features, else the numbers would not be comparable and the table is refused.
 """
+import csv
 import json
+import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,6 +31,9 @@ COLUMNS = (("content_ssim", "content SSIM", "ssim_y", "{:.3f}"),
            ("fd", "FD", "fd", "{:.4g}"),
            ("deception_rate", "deception rate", "deception_rate", "{:.3f}"),
            ("ms_per_image", "ms/image", "ms_per_image", "{:.1f}"))
+# Table key -> column of evaluate.py's metrics.csv (one row per pair) it averages.
+PER_PAIR = {"content_ssim": "ssim_y", "style_distance": "gram_distance",
+            "deception_rate": "deceived"}
 # Settings every run of one table must share.
 SHARED_SETTINGS = ("content_dir", "style_dir", "image_size", "max_contents")
 
@@ -78,6 +86,27 @@ def evaluate_run(run, max_contents=0, batch_size=4, reevaluate=False):
     return results
 
 
+def pair_standard_errors(run):
+    """{key_se: standard error of the mean over the evaluated pairs} for PER_PAIR."""
+    with open(os.path.join(run, EVAL_FOLDER, "metrics.csv")) as f:
+        pairs = [row for row in csv.DictReader(f) if row["method"] == "ours"]
+    errors = {}
+    for key, column in PER_PAIR.items():
+        values = [_as_number(row[column]) for row in pairs]
+        mean = sum(values) / len(values)
+        variance = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+                    if len(values) > 1 else math.nan)
+        errors[f"{key}_se"] = math.sqrt(variance / len(values))
+    return errors
+
+
+def _as_number(text):
+    """A metrics.csv cell as a float; `deceived` is written as True/False."""
+    if text in ("True", "False"):
+        return float(text == "True")
+    return float(text)
+
+
 def check_comparable(results_by_run):
     """Raises ValueError when two runs were evaluated on different settings."""
     (first_run, first), *others = results_by_run.items()
@@ -105,7 +134,8 @@ def table_rows(results_by_run, steps_by_run):
         rows.append({"variant": os.path.basename(os.path.normpath(run)),
                      "steps": steps_by_run[run],
                      **{key: summary[summary_key]
-                        for key, _, summary_key, _ in COLUMNS}})
+                        for key, _, summary_key, _ in COLUMNS},
+                     **pair_standard_errors(run)})
     return rows
 
 
@@ -115,7 +145,9 @@ def markdown(rows, fd_name):
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
         cells = [row["variant"], str(row["steps"])] + [
-            fmt.format(row[key]) for key, _, _, fmt in COLUMNS]
+            fmt.format(row[key]) + (f" ± {fmt.format(row[key + '_se'])}"
+                                    if key in PER_PAIR else "")
+            for key, _, _, fmt in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments import ablation_table
@@ -109,11 +110,33 @@ def test_ablation_table_on_tiny_runs(one_step_run, tmp_path):
     with open(os.path.join(output, "table.md")) as f:
         lines = f.read().splitlines()
     assert fd_name in lines[0] and "content SSIM" in lines[0] and len(lines) == 4
+    # Per-pair metrics carry their standard error over the evaluated pairs.
+    with open(os.path.join(paths[0], ablation_table.EVAL_FOLDER, "metrics.csv")) as f:
+        deceived = [row["deceived"] == "True" for row in csv.DictReader(f)]
+    assert len(deceived) == 8  # 2 photos x 4 styles
+    assert rows[0]["deception_rate_se"] == pytest.approx(
+        np.std(deceived, ddof=1) / np.sqrt(len(deceived)))
+    assert rows[0]["content_ssim_se"] > 0 and rows[0]["style_distance_se"] > 0
+    assert f"{rows[0]['content_ssim']:.3f} ± {rows[0]['content_ssim_se']:.3f}" in lines[2]
     # Each run's evaluation is kept in the run and reused while it is up to date.
     metrics = os.path.join(paths[0], ablation_table.EVAL_FOLDER, "metrics.json")
     written = os.path.getmtime(metrics)
     again, _ = ablation_table.make_table(paths, output, max_contents=2, batch_size=2)
     assert os.path.getmtime(metrics) == written and again == rows
+
+
+def test_pair_standard_errors_by_hand(tmp_path):
+    folder = tmp_path / ablation_table.EVAL_FOLDER
+    folder.mkdir()
+    (folder / "metrics.csv").write_text(
+        "method,ssim_y,gram_distance,deceived\n"
+        "ours,0.5,10,True\nours,0.7,10,False\nours,0.9,10,True\n"
+        "identity,1.0,99,False\n")  # another method's row is not counted
+    errors = ablation_table.pair_standard_errors(str(tmp_path))
+    # ssim: variance ((0.2^2) * 2) / 2 = 0.04; deceived: mean 2/3, variance 1/3.
+    assert errors["content_ssim_se"] == pytest.approx(np.sqrt(0.04 / 3))
+    assert errors["deception_rate_se"] == pytest.approx(1 / 3)
+    assert errors["style_distance_se"] == 0.0
 
 
 def test_ablation_table_refuses_incomparable_runs():
