@@ -200,6 +200,21 @@ def staged_run(tmp_path_factory):
     return workdir, models
 
 
+def test_a_checkpoint_of_an_ema_run_loads_the_averaged_weights(staged_run):
+    """stylize.py and figures read a workdir's checkpoint: an EMA run gives them the
+    same averaged weights as its export, not the live ones."""
+    from training import export, restore
+    workdir, models = staged_run
+    generator, _, codes, _, _, step = restore.load_checkpoint(str(workdir))
+    exported, _, exported_codes = export.load_export(str(workdir / "export"))[:3]
+    assert step == 4
+    for loaded, averaged in zip(generator.get_weights(), exported.get_weights()):
+        np.testing.assert_allclose(loaded, averaged, rtol=1e-6)
+    np.testing.assert_allclose(codes, exported_codes, rtol=1e-6)
+    assert any(not np.allclose(loaded, live) for loaded, live in
+               zip(generator.get_weights(), models.generator.get_weights()))
+
+
 def d_variables(workdir, number):
     """D's trainable variables in checkpoint `number`, as tracked by its optimizer."""
     reader = tf.train.load_checkpoint(str(workdir / "checkpoints" / f"ckpt-{number}"))

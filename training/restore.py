@@ -45,9 +45,12 @@ def load_checkpoint(workdir, checkpoint_path=None):
         vgg_config.fallback_to_random = True
         encoder = step_lib.build_encoder(config.model, vgg_config)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    tracked = dict(generator=generator, bank=bank, step=step)
+    # An EMA run samples and exports its averaged weights (training/ema.py); so does a
+    # model loaded from its checkpoint.
+    prefix = "ema_" if config.train.get("ema_decay", 0.0) else ""
+    tracked = {f"{prefix}generator": generator, f"{prefix}bank": bank, "step": step}
     if encoder is not None:
-        tracked["encoder"] = encoder
+        tracked[f"{prefix}encoder"] = encoder
     # expect_partial: D and the optimizers are in the checkpoint but not needed here.
     tf.train.Checkpoint(**tracked).restore(checkpoint_path).expect_partial() \
         .assert_existing_objects_matched()
