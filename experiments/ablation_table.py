@@ -17,11 +17,11 @@ features, else the numbers would not be comparable and the table is refused.
 """
 import csv
 import json
-import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 EVAL_FOLDER = "eval_ablation"
@@ -92,11 +92,9 @@ def pair_standard_errors(run):
         pairs = [row for row in csv.DictReader(f) if row["method"] == "ours"]
     errors = {}
     for key, column in PER_PAIR.items():
-        values = [_as_number(row[column]) for row in pairs]
-        mean = sum(values) / len(values)
-        variance = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-                    if len(values) > 1 else math.nan)
-        errors[f"{key}_se"] = math.sqrt(variance / len(values))
+        values = np.array([_as_number(row[column]) for row in pairs])
+        errors[f"{key}_se"] = (float(values.std(ddof=1) / np.sqrt(len(values)))
+                               if len(values) > 1 else float("nan"))
     return errors
 
 

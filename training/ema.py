@@ -18,6 +18,10 @@ from models import style as style_lib
 from training import step as step_lib
 
 
+# The shadows' names in a checkpoint: the live models' names with this prefix.
+CHECKPOINT_PREFIX = "ema_"
+
+
 class GeneratorEMA:
     """Shadow copies of G, the bank and the encoder of `models`, averaged by update().
 
@@ -59,9 +63,10 @@ class GeneratorEMA:
             shadow.assign(self.decay * shadow + (1.0 - self.decay) * live)
 
     def checkpoint_items(self):
-        items = {"ema_generator": self.generator, "ema_bank": self.bank}
+        items = {f"{CHECKPOINT_PREFIX}generator": self.generator,
+                 f"{CHECKPOINT_PREFIX}bank": self.bank}
         if self.encoder is not None:
-            items["ema_encoder"] = self.encoder
+            items[f"{CHECKPOINT_PREFIX}encoder"] = self.encoder
         return items
 
     def models_for_sampling(self, models):

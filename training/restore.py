@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from models import generator as generator_lib
 from models import style as style_lib
-from training import step as step_lib
+from training import ema as ema_lib, step as step_lib
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -47,7 +47,7 @@ def load_checkpoint(workdir, checkpoint_path=None):
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     # An EMA run samples and exports its averaged weights (training/ema.py); so does a
     # model loaded from its checkpoint.
-    prefix = "ema_" if config.train.get("ema_decay", 0.0) else ""
+    prefix = ema_lib.CHECKPOINT_PREFIX if config.train.get("ema_decay", 0.0) else ""
     tracked = {f"{prefix}generator": generator, f"{prefix}bank": bank, "step": step}
     if encoder is not None:
         tracked[f"{prefix}encoder"] = encoder
