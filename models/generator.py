@@ -16,6 +16,14 @@ An optional third input, a *fine* code map, conditions the decoder (the upsampli
 layers: colour and fine texture) while the code conditions the stem, the stride-2
 layers and the residual blocks (structure): layer fusion. Without it, one code
 conditions every layer, so `generator([image, code])` keeps working.
+
+The last step blends the painting with the photo itself, per pixel, by a *keep* gate
+the (fine) code sets: out = (1 - g) painted + g photo, g = clip(head(code), 0, 1).
+Instance norm throws away each photo's own colour statistics, and a code (one vector
+per style) cannot give them back, so without the gate no code makes G return its
+input: the content's own code (strength 0) came back painted. The gate's head starts
+at zero (g = 0: the plain network at step 0) and is trained by the identity examples;
+a style's code learns g = 0, where the clip also stops its gradient.
 """
 import dataclasses
 
@@ -120,6 +128,20 @@ class SelectFineCode(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
+class KeepPhoto(layers.Layer):
+    """[painted, photo, gate] -> (1 - g) painted + g photo with g = clip(gate, 0, 1).
+
+    The gate is [B, H, W, 1] or [B, 1, 1, 1]; the blend of two [0, 1] images stays in
+    [0, 1]. TF's clip passes the gradient at the bounds, so a zero gate still learns.
+    """
+
+    def call(self, inputs):
+        painted, photo, gate = inputs
+        keep = ops.clip(ops.cast(gate, painted.dtype), 0.0, 1.0)
+        return painted + keep * (ops.cast(photo, painted.dtype) - painted)
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
 class Generator(keras.Model):
     """The functional generator, callable as [image, code] or [image, code, fine_code].
 
@@ -148,6 +170,12 @@ class _Modulation:
         codes = ResizeCodeMap(name=f"code_resize_{self.count}")([code_map, features])
         head = layers.Dense(2 * channels, kernel_initializer="zeros",
                             name=f"code_to_norm_{self.count}")
+        return head(self.hidden(codes))
+
+    def keep_gate(self, image, code_map):
+        """The code's keep gate [B, h, w, 1] (h, w = 1 or the image's), zero at init."""
+        codes = ResizeCodeMap(name="code_resize_keep")([code_map, image])
+        head = layers.Dense(1, kernel_initializer="zeros", name="code_to_keep")
         return head(self.hidden(codes))
 
 
@@ -197,8 +225,10 @@ def build_generator(variant_name="base", code_dim=64, name="generator"):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
         x = _conv_norm(x, fine_code_map, modulation, filters, 3, name=f"up{i}")
     x = _conv(x, 3, 9, name="to_rgb")
-    # Sigmoid in float32 keeps the [0, 1] output exact under mixed precision.
-    output = layers.Activation("sigmoid", dtype="float32", name="output")(x)
+    # Sigmoid and blend in float32 keep the [0, 1] output exact under mixed precision.
+    painted = layers.Activation("sigmoid", dtype="float32", name="painted")(x)
+    keep = modulation.keep_gate(image, fine_code_map)
+    output = KeepPhoto(dtype="float32", name="output")([painted, image, keep])
     return Generator([image, code_map, fine_code_input], output, name=name)
 
 

@@ -9,6 +9,7 @@ from models import generator as generator_lib
 from models import style as style_lib
 from models import tiling
 from models import vgg as vgg_lib
+from tests.helpers import make_codes_matter
 from training import summaries
 
 CODE_DIM = 8
@@ -24,9 +25,7 @@ def model():
     bank, and an untrained encoder."""
     tf.keras.utils.set_random_seed(0)
     generator = generator_lib.build_generator("test", CODE_DIM)
-    for layer in generator.layers:
-        if layer.name.startswith("code_to_norm"):
-            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.2, seed=1))
+    make_codes_matter(generator, seed=1, stddev=0.2)
     features = vgg_lib.build_feature_extractor(["block1_conv1"], weights="random")
     encoder = style_lib.build_style_encoder(features, CODE_DIM, 16)
     codes = np.random.RandomState(0).normal(size=(3, CODE_DIM)).astype(np.float32)

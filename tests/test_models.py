@@ -6,11 +6,12 @@ import tensorflow as tf
 from models import discriminator as discriminator_lib
 from models import generator as generator_lib
 from models import style as style_lib
+from tests.helpers import make_codes_matter
 
 CODE_DIM = 8
 
 # Pinned so an accidental architecture change shows up as a failing test.
-GENERATOR_PARAMS = {"test": 39_779, "small": 349_923, "base": 2_095_555}
+GENERATOR_PARAMS = {"test": 39_796, "small": 349_988, "base": 2_095_684}
 DISCRIMINATOR_PARAMS = {"test": 9_177, "small": 477_409, "base": 1_872_321}
 
 
@@ -49,12 +50,32 @@ def test_generator_starts_code_independent_then_codes_matter():
     assert float(difference) > 1e-3
 
 
-def test_uniform_code_map_equals_one_by_one_code():
-    """A spatial code map holding the same code everywhere paints like a 1x1 map."""
+def test_keep_gate_blends_the_photo_back_in_by_code():
+    """out = (1 - g) painted + g photo: g = 1 gives the photo exactly, g = 0.5 the
+    midpoint, a negative gate is clipped to 0; at init g = 0 and it still gets a
+    gradient (a dead gate could never learn to keep the photo)."""
     generator = generator_lib.build_generator("test", CODE_DIM)
     for layer in generator.layers:
         if layer.name.startswith("code_to_norm"):
-            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=5))
+            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=10))
+    images = tf.random.uniform((2, 16, 16, 3), seed=11)
+    codes = generator_lib.as_code_map(tf.random.normal((2, CODE_DIM), seed=12))
+    keep = generator.get_layer("code_to_keep")
+    painted = generator([images, codes])
+    assert float(tf.reduce_max(tf.abs(painted - images))) > 1e-2
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.abs(generator([images, codes]) - images))
+    assert float(tf.abs(tape.gradient(loss, keep.bias))[0]) > 1e-4
+    for bias, expected in [(1.0, images), (0.5, (images + painted) / 2),
+                           (-1.0, painted)]:
+        keep.bias.assign([bias])
+        np.testing.assert_allclose(generator([images, codes]), expected, atol=1e-6)
+
+
+def test_uniform_code_map_equals_one_by_one_code():
+    """A spatial code map holding the same code everywhere paints like a 1x1 map."""
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    make_codes_matter(generator, seed=5)
     images = tf.random.uniform((1, 16, 16, 3), seed=6)
     code = tf.random.normal((1, CODE_DIM), seed=7)
     uniform_map = tf.tile(generator_lib.as_code_map(code), [1, 16, 16, 1])

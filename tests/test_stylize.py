@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import stylize
 from experiments import quickstart
+from tests.helpers import make_codes_matter
 from training import export, step as step_lib, summaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,9 +25,7 @@ def export_dir(tmp_path_factory):
     tf.keras.utils.set_random_seed(0)
     models = step_lib.build_models(config.model, config.optim, len(NAMES),
                                    vgg_config=config.vgg)
-    for layer in models.generator.layers:
-        if layer.name.startswith("code_to_norm"):
-            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=1))
+    make_codes_matter(models.generator, seed=1, stddev=0.1)
     path = str(tmp_path_factory.mktemp("model") / "export")
     export.export_generator(path, models.generator, models.bank, NAMES,
                             encoder=models.encoder, encoder_image_size=32)
@@ -203,9 +202,7 @@ def test_a_workdir_without_export_is_painted_with_its_newest_checkpoint(tmp_path
     config.model.encoder = True
     models = step_lib.build_models(config.model, config.optim, len(NAMES),
                                    vgg_config=config.vgg)
-    for layer in models.generator.layers:
-        if layer.name.startswith("code_to_norm"):
-            layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=2))
+    make_codes_matter(models.generator, seed=2, stddev=0.1)
     workdir = tmp_path / "run"
     workdir.mkdir()
     (workdir / "config.json").write_text(config.to_json_best_effort())
