@@ -67,6 +67,9 @@ def base_config():
     # this is what makes strength 0 (the content's own code) return the content.
     config.loss.identity_prob = 0.25
     config.loss.identity_weight = 1.0
+    # G blends the photo back in by a keep gate its code sets (models/generator.py);
+    # loss/G/keep (L1) asks for 1 on identity examples and 0 on every other code.
+    config.loss.keep_weight = 1.0
     # Fusion-aware training: with probability mix_prob an example is painted with a
     # random convex mix of its code and its batch neighbour's, against the same mix of
     # their Gram targets, so blends are learned rather than extrapolated. 0 = off.

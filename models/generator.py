@@ -22,8 +22,9 @@ the (fine) code sets: out = (1 - g) painted + g photo, g = clip(head(code), 0, 1
 Instance norm throws away each photo's own colour statistics, and a code (one vector
 per style) cannot give them back, so without the gate no code makes G return its
 input: the content's own code (strength 0) came back painted. The gate's head starts
-at zero (g = 0: the plain network at step 0) and is trained by the identity examples;
-a style's code learns g = 0, where the clip also stops its gradient.
+at zero (g = 0: the plain network at step 0). The image losses do not train it (they
+would open it for every style: the photo itself lowers the content loss); the
+training step does, through keep_gate(): 1 for the content's own code, 0 for a style's.
 """
 import dataclasses
 
@@ -132,12 +133,12 @@ class KeepPhoto(layers.Layer):
     """[painted, photo, gate] -> (1 - g) painted + g photo with g = clip(gate, 0, 1).
 
     The gate is [B, H, W, 1] or [B, 1, 1, 1]; the blend of two [0, 1] images stays in
-    [0, 1]. TF's clip passes the gradient at the bounds, so a zero gate still learns.
+    [0, 1]. No gradient reaches the gate from here: keep_gate() trains it.
     """
 
     def call(self, inputs):
         painted, photo, gate = inputs
-        keep = ops.clip(ops.cast(gate, painted.dtype), 0.0, 1.0)
+        keep = ops.stop_gradient(ops.clip(ops.cast(gate, painted.dtype), 0.0, 1.0))
         return painted + keep * (ops.cast(photo, painted.dtype) - painted)
 
 
@@ -293,6 +294,17 @@ def receptive_radius(generator):
         elif isinstance(layer, layers.UpSampling2D):
             stride /= layer.size[0]
     return int(radius)
+
+
+def keep_gate(generator, codes):
+    """The keep gate g in [0, 1] that G applies for codes [B, D]: [B] float32.
+
+    The same layers as inside G, with a gradient (TF's clip passes it at the bounds,
+    so a gate at its initial 0 still learns).
+    """
+    hidden = generator.get_layer("code_mlp")(codes)
+    gate = ops.cast(generator.get_layer("code_to_keep")(hidden)[:, 0], "float32")
+    return ops.clip(gate, 0.0, 1.0)
 
 
 def as_code_map(codes):

@@ -52,24 +52,29 @@ def test_generator_starts_code_independent_then_codes_matter():
 
 def test_keep_gate_blends_the_photo_back_in_by_code():
     """out = (1 - g) painted + g photo: g = 1 gives the photo exactly, g = 0.5 the
-    midpoint, a negative gate is clipped to 0; at init g = 0 and it still gets a
-    gradient (a dead gate could never learn to keep the photo)."""
+    midpoint, a negative gate is clipped to 0. The image gives the gate no gradient;
+    keep_gate() does, even at its initial 0 (a dead gate could never learn)."""
     generator = generator_lib.build_generator("test", CODE_DIM)
     for layer in generator.layers:
         if layer.name.startswith("code_to_norm"):
             layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.1, seed=10))
     images = tf.random.uniform((2, 16, 16, 3), seed=11)
-    codes = generator_lib.as_code_map(tf.random.normal((2, CODE_DIM), seed=12))
+    codes = tf.random.normal((2, CODE_DIM), seed=12)
+    code_maps = generator_lib.as_code_map(codes)
     keep = generator.get_layer("code_to_keep")
-    painted = generator([images, codes])
+    painted = generator([images, code_maps])
     assert float(tf.reduce_max(tf.abs(painted - images))) > 1e-2
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.abs(generator([images, codes]) - images))
-    assert float(tf.abs(tape.gradient(loss, keep.bias))[0]) > 1e-4
+    with tf.GradientTape(persistent=True) as tape:
+        image_loss = tf.reduce_mean(tf.abs(generator([images, code_maps]) - images))
+        gate_loss = tf.reduce_mean(tf.abs(generator_lib.keep_gate(generator, codes) - 1))
+    assert tape.gradient(image_loss, keep.bias) is None
+    assert float(tape.gradient(gate_loss, keep.bias)[0]) == -1.0
     for bias, expected in [(1.0, images), (0.5, (images + painted) / 2),
                            (-1.0, painted)]:
         keep.bias.assign([bias])
-        np.testing.assert_allclose(generator([images, codes]), expected, atol=1e-6)
+        np.testing.assert_allclose(generator_lib.keep_gate(generator, codes),
+                                   [min(max(bias, 0), 1)] * 2)
+        np.testing.assert_allclose(generator([images, code_maps]), expected, atol=1e-6)
 
 
 def test_uniform_code_map_equals_one_by_one_code():

@@ -143,7 +143,8 @@ def value_problems(config, num_replicas=None):
 
     choice("loss.adversarial", loss.adversarial, adversarial.KINDS)
     for key in ("adv_weight", "content_weight", "style_weight", "tv_weight",
-                "r1_weight", "encoder_weight", "identity_weight"):
+                "r1_weight", "encoder_weight", "identity_weight",
+                "keep_weight"):
         weight(f"loss.{key}", loss[key])
     for key in ("encoder_prob", "identity_prob", "mix_prob"):
         probability(f"loss.{key}", loss[key])
