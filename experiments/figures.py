@@ -233,6 +233,17 @@ def paint(run, image, styles=(), **plan_options):
     return np.clip(stylize.run_generator(run.generator, image, coarse, fine), 0.0, 1.0)
 
 
+def keep_gate_at(run, image, name, strength):
+    """G's keep gate (the share of the photo blended into the output) for one style at
+    a strength on one image."""
+    from models import fusion
+    from models import generator as generator_lib
+    field = fusion.make_plan(run.source, [name], strength=strength).fields(
+        image, run.source)[0]
+    gate = generator_lib.keep_gate(run.generator, field.code_map()[:, 0, 0])[0]
+    return float(np.clip(gate, 0.0, 1.0))
+
+
 def square(path, size):
     """The image resized on its short side to `size` and centre-cropped square."""
     from evaluation import evaluator
@@ -448,19 +459,22 @@ def strength_figure(run, options, contents, styles):
                             "code); this run has none (model.encoder=False).")
     from training import summaries
     name, strengths = styles[0], weights_strip(options.steps)
-    rows, distances = [], []
+    rows, distances, gates = [], [], []
     for path in contents[:2]:
         image = square(path, options.size)
         painted = [paint(run, image, [name], strength=a) for a in strengths]
         distances.append([float(np.mean(np.abs(tile - image))) for tile in painted])
+        gates.append([keep_gate_at(run, image, name, a) for a in strengths])
         rows.append([image] + painted + [style_image(run, name, options.size)])
     # How close a = 0 comes to giving the content back (mean |output - content|, RGB
-    # in [0, 1]), per strength, averaged over the rows.
+    # in [0, 1]), and how much of that is G's keep gate, per strength, averaged over
+    # the rows.
     mean_distances = np.mean(distances, axis=0)
     summaries.write_json(os.path.join(options.output, "fig6_strength.json"), {
         "style": name, "contents": [os.path.basename(path) for path in contents[:2]],
         "mean_abs_difference_to_content": dict(zip(map(str, strengths),
-                                                   mean_distances.tolist()))})
+                                                   mean_distances.tolist())),
+        "keep_gate": dict(zip(map(str, strengths), np.mean(gates, axis=0).tolist()))})
     labels = (["content"] + [f"a = {a:g} (|d| {d:.3f})"
                              for a, d in zip(strengths, mean_distances)]
               + [short(name)])

@@ -297,14 +297,14 @@ def receptive_radius(generator):
 
 
 def keep_gate(generator, codes):
-    """The keep gate g in [0, 1] that G applies for codes [B, D]: [B] float32.
+    """The keep gate of codes [B, D] before G clips it to [0, 1]: [B] float32.
 
-    The same layers as inside G, with a gradient (TF's clip passes it at the bounds,
-    so a gate at its initial 0 still learns).
+    The same layers as inside G, with a gradient. Training asks it to be >= 1 or
+    <= 0 (a hinge on this raw value): a loss on the clipped gate would lose its
+    gradient for good once a gate fell below 0.
     """
     hidden = generator.get_layer("code_mlp")(codes)
-    gate = ops.cast(generator.get_layer("code_to_keep")(hidden)[:, 0], "float32")
-    return ops.clip(gate, 0.0, 1.0)
+    return ops.cast(generator.get_layer("code_to_keep")(hidden)[:, 0], "float32")
 
 
 def as_code_map(codes):

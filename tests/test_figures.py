@@ -96,6 +96,8 @@ def test_every_figure_is_written_at_its_size_with_real_content(drawn):
     distances = strength["mean_abs_difference_to_content"]
     assert list(distances) == ["0.0", "0.5", "1.0"]
     assert all(0.0 < d < 1.0 for d in distances.values())
+    assert list(strength["keep_gate"]) == list(distances)
+    assert all(0.0 <= g <= 1.0 for g in strength["keep_gate"].values())
     # No temporary files left beside the figures.
     assert not [name for name in os.listdir(options.output) if name.startswith(".tmp")]
 

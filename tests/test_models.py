@@ -53,7 +53,7 @@ def test_generator_starts_code_independent_then_codes_matter():
 def test_keep_gate_blends_the_photo_back_in_by_code():
     """out = (1 - g) painted + g photo: g = 1 gives the photo exactly, g = 0.5 the
     midpoint, a negative gate is clipped to 0. The image gives the gate no gradient;
-    keep_gate() does, even at its initial 0 (a dead gate could never learn)."""
+    keep_gate(), the unclipped gate, does."""
     generator = generator_lib.build_generator("test", CODE_DIM)
     for layer in generator.layers:
         if layer.name.startswith("code_to_norm"):
@@ -66,14 +66,13 @@ def test_keep_gate_blends_the_photo_back_in_by_code():
     assert float(tf.reduce_max(tf.abs(painted - images))) > 1e-2
     with tf.GradientTape(persistent=True) as tape:
         image_loss = tf.reduce_mean(tf.abs(generator([images, code_maps]) - images))
-        gate_loss = tf.reduce_mean(tf.abs(generator_lib.keep_gate(generator, codes) - 1))
+        gate_loss = tf.reduce_mean(generator_lib.keep_gate(generator, codes))
     assert tape.gradient(image_loss, keep.bias) is None
-    assert float(tape.gradient(gate_loss, keep.bias)[0]) == -1.0
+    assert float(tape.gradient(gate_loss, keep.bias)[0]) == 1.0
     for bias, expected in [(1.0, images), (0.5, (images + painted) / 2),
                            (-1.0, painted)]:
         keep.bias.assign([bias])
-        np.testing.assert_allclose(generator_lib.keep_gate(generator, codes),
-                                   [min(max(bias, 0), 1)] * 2)
+        np.testing.assert_allclose(generator_lib.keep_gate(generator, codes), [bias] * 2)
         np.testing.assert_allclose(generator([images, code_maps]), expected, atol=1e-6)
 
 

@@ -174,11 +174,15 @@ def make_replica_step(models, feature_extractor, vgg_config, loss_config,
                                     training=True)
             g_terms = {k: average(v) for k, v in
                        perceptual_terms(targets, content, fake, mix_weights).items()}
-            # G keeps the photo for the content's own code only (models/generator.py);
-            # the codes themselves are not moved by this.
-            keep = generator_lib.keep_gate(models.generator, tf.stop_gradient(codes))
-            keep_target = 0.0 if identity is None else tf.cast(identity, tf.float32)
-            g_terms["keep"] = average(tf.abs(keep - keep_target))
+            # G keeps the photo for the content's own code only (models/generator.py):
+            # a hinge asking gate >= 1 there and <= 0 for every other code, i.e.
+            # |clip(gate, 0, 1) - target| continued beyond the bounds. The codes
+            # themselves are not moved by it.
+            gate = generator_lib.keep_gate(models.generator, tf.stop_gradient(codes))
+            keep = tf.nn.relu(gate)
+            if identity is not None:
+                keep = tf.where(identity, tf.nn.relu(1.0 - gate), keep)
+            g_terms["keep"] = average(keep)
             g_total = (loss_config.content_weight * g_terms["content"]
                        + loss_config.style_weight * g_terms["style"]
                        + loss_config.tv_weight * g_terms["tv"]
