@@ -265,6 +265,42 @@ def test_train_step_asks_the_keep_gate_for_one_on_identity_examples_only(
     assert moved > 0 if identity_prob == 1.0 else moved < 0
 
 
+def test_encoder_trained_as_in_training_keeps_telling_images_apart():
+    """Pulled toward its styles' codes by Adam at 1e-3 (G's rate in the paintings
+    run), the encoder learns to give each style's images that style's code. On the
+    raw statistics with ReLU, every hidden unit died within steps and all images got
+    one code (the paintings run's encoder did)."""
+    from data import samples
+    tf.keras.utils.set_random_seed(0)
+    features = vgg_lib.build_feature_extractor(
+        list(style_lib.ENCODER_LAYERS), weights="random")
+    encoder = style_lib.build_style_encoder(features, CODE_DIM, 32)
+    names = sorted(samples.STYLE_PAINTERS)
+    images = np.stack([samples.paint_style(name, 64, seed) for name in names
+                       for seed in range(3)]).astype(np.float32) / 255.0
+    targets = np.repeat(np.arange(len(names)), 3)
+    codes = np.random.RandomState(0).normal(size=(len(names), CODE_DIM))
+    image_features = features(images)
+    wanted = tf.constant(codes[targets], tf.float32)
+    optimizer = tf.keras.optimizers.Adam(1e-3)
+
+    @tf.function
+    def step(batch):
+        with tf.GradientTape() as tape:
+            predicted = style_lib.encode_features(
+                encoder, {k: tf.gather(v, batch) for k, v in image_features.items()})
+            loss = tf.reduce_mean(tf.square(predicted - tf.gather(wanted, batch)))
+        variables = encoder.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    batches = np.random.RandomState(1).randint(0, len(images), (400, 4))
+    for batch in batches:
+        step(tf.constant(batch))
+    predicted = np.asarray(encoder(images))
+    nearest = np.argmin(((predicted[:, None] - codes[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(nearest, targets)
+
+
 def test_encoder_codes_from_precomputed_features_equal_codes_from_images(model, content):
     encoder = model[1].encoder
     images = np.stack([content, content[::-1]])
