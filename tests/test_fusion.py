@@ -217,22 +217,40 @@ def test_image_style_needs_an_encoder(model, tmp_path):
         fusion.make_plan(no_encoder, ["alpha"], strength=0.5)
 
 
-def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
+def encoder_run_config(**loss):
+    """The quickstart test variant with the style encoder and these loss settings."""
     from experiments import quickstart
-    from training import step as step_lib
     config = quickstart.get_config("test")
     config.model.encoder = True
-    config.loss.identity_prob = 1.0  # every example is its own style
-    config.loss.mix_prob = 1.0
+    for key, value in loss.items():
+        config.loss[key] = value
+    return config
+
+
+def run_one_step(config, adversarial=True, prepare=None, reuse_features=True):
+    """Builds the models of `config`, calls prepare(models), runs one replica step on a
+    fixed batch of 2; returns (models, metrics, encoder weights before the step). With
+    reuse_features the step's VGG pass also gives the encoder its features."""
+    from training import step as step_lib
     models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
-    features = step_lib.build_feature_extractor(config.vgg, config.model)
+    if prepare:
+        prepare(models)
+    features = step_lib.build_feature_extractor(
+        config.vgg, config.model if reuse_features else None)
     replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
                                               global_batch_size=2)
     batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
              "style": tf.random.uniform((2, 32, 32, 3), seed=2),
              "style_id": tf.constant([0, 2], tf.int32)}
     before = [np.asarray(v) for v in models.encoder.trainable_variables]
-    metrics = {k: float(v) for k, v in tf.function(replica_step)(batch, True).items()}
+    metrics = tf.function(replica_step)(batch, adversarial)
+    return models, {k: np.asarray(v) for k, v in metrics.items()}, before
+
+
+def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
+    # Every example is its own style.
+    models, metrics, before = run_one_step(encoder_run_config(identity_prob=1.0,
+                                                              mix_prob=1.0))
     assert metrics["loss/G/identity"] > 0 and metrics["loss/G/encoder"] == 0.0
     assert all(np.isfinite(v) for v in metrics.values())
     # Only the pull toward the bank trains the encoder, and identity examples have
@@ -243,21 +261,8 @@ def test_train_step_with_encoder_identity_and_mix_reports_its_terms():
 
 @pytest.mark.parametrize("encoder_weight", [0.0, 1.0])
 def test_only_the_pull_toward_the_bank_trains_the_encoder(encoder_weight):
-    from experiments import quickstart
-    from training import step as step_lib
-    config = quickstart.get_config("test")
-    config.model.encoder = True
-    config.loss.identity_prob, config.loss.encoder_prob = 0.0, 1.0
-    config.loss.encoder_weight = encoder_weight
-    models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
-    features = step_lib.build_feature_extractor(config.vgg, config.model)
-    replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
-                                              global_batch_size=2)
-    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
-             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
-             "style_id": tf.constant([0, 2], tf.int32)}
-    before = [np.asarray(v) for v in models.encoder.trainable_variables]
-    tf.function(replica_step)(batch, True)
+    models, _, before = run_one_step(encoder_run_config(
+        identity_prob=0.0, encoder_prob=1.0, encoder_weight=encoder_weight))
     changed = [not np.array_equal(a, b)
                for a, b in zip(before, models.encoder.trainable_variables)]
     assert any(changed) == (encoder_weight > 0)
@@ -269,20 +274,10 @@ def test_train_step_asks_the_keep_gate_for_one_on_identity_examples_only(
         identity_prob, gate, expected):
     """loss/G/keep: a hinge asking gate >= 1 on identity examples and <= 0 on the
     others, linear beyond the bounds, so a gate below 0 still learns to open."""
-    from experiments import quickstart
-    from training import step as step_lib
-    config = quickstart.get_config("test")
-    config.model.encoder = True
-    config.loss.identity_prob = identity_prob
-    models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
-    models.generator.get_layer("code_to_keep").bias.assign([gate])
-    features = step_lib.build_feature_extractor(config.vgg, config.model)
-    replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
-                                              global_batch_size=2)
-    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
-             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
-             "style_id": tf.constant([0, 2], tf.int32)}
-    metrics = tf.function(replica_step)(batch, False)
+    models, metrics, _ = run_one_step(
+        encoder_run_config(identity_prob=identity_prob), adversarial=False,
+        prepare=lambda models: models.generator.get_layer("code_to_keep").bias.assign(
+            [gate]))
     np.testing.assert_allclose(metrics["loss/G/keep"], expected, rtol=1e-5)
     # The update moves the gate toward its target.
     moved = float(models.generator.get_layer("code_to_keep").bias[0]) - gate
@@ -338,25 +333,16 @@ def test_encoder_codes_from_precomputed_features_equal_codes_from_images(model, 
 def test_train_step_reads_encoder_features_from_the_loss_pass_with_the_same_result():
     """The step reuses the perceptual VGG pass for the encoder when it has the
     encoder's layers; the losses and the encoder's update equal a separate pass."""
-    from experiments import quickstart
     from training import step as step_lib
-    config = quickstart.get_config("test")
-    config.model.encoder = True
+    config = encoder_run_config(identity_prob=0.0, encoder_prob=1.0)  # no randomness
     config.model.encoder_layers = ("block1_conv1", "block1_conv2")  # not a loss layer
-    config.loss.identity_prob, config.loss.encoder_prob = 0.0, 1.0  # no randomness
-    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
-             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
-             "style_id": tf.constant([0, 2], tf.int32)}
-    results = []
-    for model_config in (None, config.model):  # separate pass, then reuse
-        tf.keras.utils.set_random_seed(0)
-        models = step_lib.build_models(config.model, config.optim, 3,
-                                       vgg_config=config.vgg)
+    for model_config, has_layer in ((None, False), (config.model, True)):
         features = step_lib.build_feature_extractor(config.vgg, model_config)
-        assert ("block1_conv2" in features.output) == (model_config is not None)
-        replica_step = step_lib.make_replica_step(models, features, config.vgg,
-                                                  config.loss, global_batch_size=2)
-        metrics = tf.function(replica_step)(batch, True)
+        assert ("block1_conv2" in features.output) == has_layer
+    results = []
+    for reuse in (False, True):
+        tf.keras.utils.set_random_seed(0)
+        models, metrics, _ = run_one_step(config, reuse_features=reuse)
         results.append((metrics, [np.asarray(v) for v in
                                   models.encoder.trainable_variables]))
     (separate, separate_weights), (reused, reused_weights) = results
@@ -383,23 +369,11 @@ def test_identity_examples_are_never_mixed():
 
 def test_train_step_with_every_example_identity_ignores_mix_prob():
     """Identity examples keep their content's code, so mix_prob changes nothing."""
-    from experiments import quickstart
-    from training import step as step_lib
-    config = quickstart.get_config("test")
-    config.model.encoder = True
-    config.loss.identity_prob = 1.0
-    batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
-             "style": tf.random.uniform((2, 32, 32, 3), seed=2),
-             "style_id": tf.constant([0, 2], tf.int32)}
     losses = []
     for mix_prob in (0.0, 1.0):
-        config.loss.mix_prob = mix_prob
         tf.keras.utils.set_random_seed(0)
-        models = step_lib.build_models(config.model, config.optim, 3,
-                                       vgg_config=config.vgg)
-        features = step_lib.build_feature_extractor(config.vgg, config.model)
-        replica_step = step_lib.make_replica_step(models, features, config.vgg,
-                                                  config.loss, global_batch_size=2)
-        losses.append(tf.function(replica_step)(batch, False))
+        losses.append(run_one_step(encoder_run_config(identity_prob=1.0,
+                                                      mix_prob=mix_prob),
+                                   adversarial=False)[1])
     for tag in ("loss/G/identity", "loss/G/style", "loss/G/content"):
         np.testing.assert_allclose(losses[1][tag], losses[0][tag], rtol=1e-5)
