@@ -63,12 +63,13 @@ def base_config():
     config.loss.encoder_prob = 0.5
     config.loss.encoder_weight = 1.0
     # With probability identity_prob an example's style is its own content image, coded
-    # by the encoder, and G is asked to give the content back (loss/G/identity, L1):
-    # this is what makes strength 0 (the content's own code) return the content.
+    # by the encoder, and G is asked to give the content back (loss/G/identity, L1);
+    # with the keep gate below this makes strength 0 (the content's own code) return
+    # the content.
     config.loss.identity_prob = 0.25
     config.loss.identity_weight = 1.0
     # G blends the photo back in by a keep gate its code sets (models/generator.py);
-    # loss/G/keep (L1) asks for 1 on identity examples and 0 on every other code.
+    # loss/G/keep (a hinge) asks for 1 on identity examples and 0 on every other code.
     config.loss.keep_weight = 1.0
     # Fusion-aware training: with probability mix_prob an example is painted with a
     # random convex mix of its code and its batch neighbour's, against the same mix of
