@@ -223,23 +223,29 @@ def pick_contents(options, run):
 # --------------------------------------------------------------------------- painting
 
 
-def paint(run, image, styles=(), **plan_options):
-    """The generator's output for one image [H, W, 3] (H, W multiples of the stride),
-    with the fusion options of stylize.py (styles, masks, strength, coarse/fine)."""
-    import stylize
+def code_fields(run, image, styles=(), **plan_options):
+    """The (coarse, fine) code fields for one image [H, W, 3] with the fusion options
+    of stylize.py (styles, masks, strength, coarse/fine); fine is None without layer
+    fusion."""
     from models import fusion
-    plan = fusion.make_plan(run.source, styles, **plan_options)
-    coarse, fine = plan.fields(image, run.source)
+    return fusion.make_plan(run.source, styles, **plan_options).fields(image, run.source)
+
+
+def paint_fields(run, image, coarse, fine=None):
+    """The generator's output for one image (H, W multiples of the stride)."""
+    import stylize
     return np.clip(stylize.run_generator(run.generator, image, coarse, fine), 0.0, 1.0)
 
 
-def keep_gate_at(run, image, name, strength):
-    """G's keep gate (the share of the photo blended into the output) for one style at
-    a strength on one image."""
-    from models import fusion
+def paint(run, image, styles=(), **plan_options):
+    """The generator's output for one image with the fusion options of stylize.py."""
+    return paint_fields(run, image, *code_fields(run, image, styles, **plan_options))
+
+
+def keep_gate_of(run, field):
+    """G's keep gate (the share of the photo blended into the output) for a uniform
+    code field without layer fusion."""
     from models import generator as generator_lib
-    field = fusion.make_plan(run.source, [name], strength=strength).fields(
-        image, run.source)[0]
     gate = generator_lib.keep_gate(run.generator, field.code_map()[:, 0, 0])[0]
     return float(np.clip(gate, 0.0, 1.0))
 
@@ -462,9 +468,10 @@ def strength_figure(run, options, contents, styles):
     rows, distances, gates = [], [], []
     for path in contents[:2]:
         image = square(path, options.size)
-        painted = [paint(run, image, [name], strength=a) for a in strengths]
+        fields = [code_fields(run, image, [name], strength=a) for a in strengths]
+        painted = [paint_fields(run, image, *pair) for pair in fields]
         distances.append([float(np.mean(np.abs(tile - image))) for tile in painted])
-        gates.append([keep_gate_at(run, image, name, a) for a in strengths])
+        gates.append([keep_gate_of(run, coarse) for coarse, _ in fields])
         rows.append([image] + painted + [style_image(run, name, options.size)])
     # How close a = 0 comes to giving the content back (mean |output - content|, RGB
     # in [0, 1]), and how much of that is G's keep gate, per strength, averaged over
