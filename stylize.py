@@ -129,7 +129,7 @@ def check_outputs(outputs, inputs):
 def write_image(path, image):
     """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
     import cv2
-    from training import summaries
+    from storage import atomic
     pixels = np.empty(np.shape(image), np.uint8)
     # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
     for start in range(0, len(pixels), 256):
@@ -142,7 +142,7 @@ def write_image(path, image):
     if not ok:
         raise ValueError(f"Could not encode an image of shape {pixels.shape} as "
                          f"{extension}.")
-    summaries.write_atomically(path, encoded.tobytes())
+    atomic.write_atomically(path, encoded.tobytes())
 
 
 # --------------------------------------------------------------------------- API

@@ -35,6 +35,7 @@ from experiments import common
 from losses import perceptual
 from models import generator as generator_lib
 from models import vgg as vgg_lib
+from storage import atomic
 from training import export, summaries
 
 METHODS = ("ours", "identity", "gatys")
@@ -640,12 +641,12 @@ def write_results(output, results, rows):
     os.makedirs(output, exist_ok=True)
     serializable = json.loads(json.dumps(_without_images(results), default=_to_builtin))
     for name, method in results["methods"].items():
-        summaries.write_png(os.path.join(output, f"grid_{name}.png"), method["grid"])
+        atomic.write_png(os.path.join(output, f"grid_{name}.png"), method["grid"])
         if "fusion" in method:
-            summaries.write_png(os.path.join(output, f"fusion_{name}.png"),
+            atomic.write_png(os.path.join(output, f"fusion_{name}.png"),
                                 method["fusion"]["strip"])
-    summaries.write_json(os.path.join(output, "metrics.json"), serializable)
-    summaries.write_csv(os.path.join(output, "metrics.csv"), rows)
+    atomic.write_json(os.path.join(output, "metrics.json"), serializable)
+    atomic.write_csv(os.path.join(output, "metrics.csv"), rows)
 
 
 def _without_images(value):

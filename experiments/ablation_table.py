@@ -152,11 +152,11 @@ def markdown(rows, fd_name):
 
 def write_table(output, rows, fd_name):
     """table.md and table.csv in `output`, each written atomically."""
-    from training import summaries
+    from storage import atomic
     os.makedirs(output, exist_ok=True)
-    summaries.write_atomically(os.path.join(output, "table.md"),
+    atomic.write_atomically(os.path.join(output, "table.md"),
                                markdown(rows, fd_name).encode())
-    summaries.write_csv(os.path.join(output, "table.csv"), rows)
+    atomic.write_csv(os.path.join(output, "table.csv"), rows)
 
 
 def make_table(paths, output, max_contents=0, batch_size=4, reevaluate=False):

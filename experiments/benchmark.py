@@ -29,7 +29,6 @@ FLOPs are counted by the TF profiler (`float_operation`) on the traced graph of 
 function (forward, or forward + gradients), so no hand count can drift from the
 model.
 """
-import json
 import os
 import resource
 import time
@@ -48,7 +47,7 @@ from experiments import quickstart  # noqa: E402
 from models import generator as generator_lib  # noqa: E402
 from training import step as step_lib  # noqa: E402
 from training import strategy as strategy_lib  # noqa: E402
-from training import summaries  # noqa: E402
+from storage import atomic  # noqa: E402
 
 _OUTPUT = flags.DEFINE_string("output", "benchmark.json", "Where to write the JSON.")
 _QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run).")
@@ -468,7 +467,7 @@ def main(argv):
         config.train.batch_size = 8
         report["distribution"] = distribution(config)
         print_distribution(report["distribution"])
-        summaries.write_json(_OUTPUT.value, report)
+        atomic.write_json(_OUTPUT.value, report)
         print(f"wrote {_OUTPUT.value}")
         return
     report["machine"] = machine_peak()
@@ -480,9 +479,9 @@ def main(argv):
     report["precision"] = precision("small", 128 if quick else 256, config)
     markdown = summary_markdown(report)
     print(markdown)
-    summaries.write_json(_OUTPUT.value, report)
+    atomic.write_json(_OUTPUT.value, report)
     markdown_path = os.path.splitext(_OUTPUT.value)[0] + ".md"
-    summaries.write_atomically(markdown_path, markdown.encode())
+    atomic.write_atomically(markdown_path, markdown.encode())
     print(f"wrote {_OUTPUT.value} and {markdown_path}")
 
 

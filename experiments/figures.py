@@ -354,11 +354,11 @@ def tile_figure(rows, column_labels=(), row_labels=(), title="", caption=""):
 def save_figure(figure, path):
     """PNG of the figure, written atomically, at its own pixel size."""
     from matplotlib import pyplot as plt
-    from training import summaries
+    from storage import atomic
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
     plt.close(figure)
-    summaries.write_atomically(path, buffer.getvalue())
+    atomic.write_atomically(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------- figures
@@ -463,7 +463,7 @@ def strength_figure(run, options, contents, styles):
     if run.source.encoder is None:
         raise FigureSkipped("Strength needs the style encoder (the content's own "
                             "code); this run has none (model.encoder=False).")
-    from training import summaries
+    from storage import atomic
     name, strengths = styles[0], weights_strip(options.steps)
     rows, distances, gates = [], [], []
     for path in contents[:2]:
@@ -477,7 +477,7 @@ def strength_figure(run, options, contents, styles):
     # in [0, 1]), and how much of that is G's keep gate, per strength, averaged over
     # the rows.
     mean_distances = np.mean(distances, axis=0)
-    summaries.write_json(os.path.join(options.output, "fig6_strength.json"), {
+    atomic.write_json(os.path.join(options.output, "fig6_strength.json"), {
         "style": name, "contents": [os.path.basename(path) for path in contents[:2]],
         "mean_abs_difference_to_content": dict(zip(map(str, strengths),
                                                    mean_distances.tolist())),
@@ -591,7 +591,7 @@ def style_subset_folder(run, styles, folder):
 def metrics_figure(run, options, contents, styles):
     from data import pipeline
     from evaluation import evaluator
-    from training import summaries
+    from storage import atomic
     chosen = styles[:options.metrics_styles]
     needs_styles(chosen, 2, "The metrics (a fusion pair)")
     # The figure contents first, then the folder's others.
@@ -621,7 +621,7 @@ def metrics_figure(run, options, contents, styles):
             f"{settings['gatys']['steps']} Adam steps per pair; features: "
             f"{settings['vgg']['weights_description']}; run: {options.run}"
             + (f" ({run.note})." if run.note else "."))
-    summaries.write_atomically(
+    atomic.write_atomically(
         os.path.join(options.output, "fig9_metrics.md"),
         f"{evaluator.markdown_table(results)}\n\n{note}\n".encode())
     return table_figure(results, note)

@@ -8,9 +8,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-# VGG19 layers whose channel statistics the encoder reads, by default: the texture
-# scales the Gram style loss also looks at.
-ENCODER_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
+from models import vgg as vgg_lib
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
@@ -58,17 +56,18 @@ def validate_weights(weights, num_codes):
 
 
 def mix(codes, weights):
-    """Weighted fusion c = sum_i w_i c_i.
+    """Convex combination of codes: sum_k w_k c_k. Every fusion of codes is this.
 
     Args:
-      codes: [K, code_dim] codes of the K styles to fuse.
-      weights: K non-negative weights, not all zero; normalised to sum to 1.
+      codes: [..., K, D] codes of K styles (numpy or tensor).
+      weights: [..., K] weights, one per code; leading axes broadcast against the
+        codes' (weights [h, w, K] with codes [K, D] give a code map [h, w, D]).
+        Validate user weights with validate_weights first.
     Returns:
-      The fused code, [code_dim].
+      [..., D] float32 tensor.
     """
-    codes = ops.convert_to_tensor(codes, "float32")
-    weights = validate_weights(weights, codes.shape[0])
-    return ops.tensordot(ops.convert_to_tensor(weights), codes, axes=1)
+    return ops.einsum("...k,...kd->...d", ops.cast(weights, "float32"),
+                      ops.cast(codes, "float32"))
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
@@ -141,3 +140,15 @@ def encode_features(encoder, features):
     x = encoder.get_layer("statistics")(statistics)
     x = encoder.get_layer("normalise_statistics")(x)
     return encoder.get_layer("encoder_code")(encoder.get_layer("encoder_hidden")(x))
+
+
+def encoder_from_config(model_config, vgg_config):
+    """The style encoder of `model_config`, reading VGG features of `vgg_config`."""
+    if vgg_config is None:
+        raise ValueError("config.model.encoder is on but no config.vgg was given; "
+                         "pass vgg_config=config.vgg.")
+    features = vgg_lib.build_feature_extractor(
+        model_config.encoder_layers, weights=vgg_config.weights,
+        fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
+    return build_style_encoder(features, model_config.code_dim,
+                               model_config.encoder_mlp_width)

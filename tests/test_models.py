@@ -120,11 +120,28 @@ def test_style_bank_gathers_codes():
     np.testing.assert_array_equal(codes[1], bank.codes[0])
 
 
-def test_mix_is_the_normalised_weighted_sum():
+def test_mix_is_the_weighted_sum_of_validated_weights():
     codes = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]], np.float32)
-    np.testing.assert_allclose(style_lib.mix(codes, [1, 0, 0]), [1.0, 0.0])
-    np.testing.assert_allclose(style_lib.mix(codes, [3, 1, 0]), [0.75, 0.5])
-    np.testing.assert_allclose(style_lib.mix(codes, [0.5, 0.5, 0]), [0.5, 1.0])
+
+    def mixed(weights):
+        return style_lib.mix(codes, style_lib.validate_weights(weights, 3))
+
+    np.testing.assert_allclose(mixed([1, 0, 0]), [1.0, 0.0])
+    np.testing.assert_allclose(mixed([3, 1, 0]), [0.75, 0.5])
+    np.testing.assert_allclose(mixed([0.5, 0.5, 0]), [0.5, 1.0])
+
+
+def test_mix_broadcasts_to_code_maps_and_per_example_pairs():
+    codes = np.array([[1.0, 0.0], [0.0, 2.0]], np.float32)
+    weights = np.zeros((3, 4, 2), np.float32)
+    weights[..., 0], weights[..., 1] = 0.25, 0.75
+    code_map = style_lib.mix(codes, weights)
+    assert code_map.shape == (3, 4, 2)
+    np.testing.assert_allclose(code_map, np.broadcast_to([0.25, 1.5], (3, 4, 2)))
+    # One pair of codes per example, each with its own weights.
+    pairs = np.stack([codes, codes[::-1]])
+    np.testing.assert_allclose(style_lib.mix(pairs, [[1.0, 0.0], [0.5, 0.5]]),
+                               [[1.0, 0.0], [0.5, 1.0]])
 
 
 @pytest.mark.parametrize("weights,message", [
@@ -133,6 +150,6 @@ def test_mix_is_the_normalised_weighted_sum():
     ([1, 1], "Expected 3"),
     ([1, float("nan"), 0], "finite"),
 ])
-def test_mix_rejects_bad_weights(weights, message):
+def test_validate_weights_rejects_bad_weights(weights, message):
     with pytest.raises(ValueError, match=message):
-        style_lib.mix(np.zeros((3, 2), np.float32), weights)
+        style_lib.validate_weights(weights, 3)

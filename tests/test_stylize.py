@@ -10,7 +10,8 @@ import tensorflow as tf
 import stylize
 from experiments import quickstart
 from tests.helpers import make_codes_matter
-from training import export, step as step_lib, summaries
+from storage import atomic
+from training import export, step as step_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = ["alpha", "beta"]
@@ -168,7 +169,7 @@ def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ("a.png", "c.png"):
-        summaries.write_png(str(photos / name),
+        atomic.write_png(str(photos / name),
                             np.random.RandomState(3).uniform(size=(20, 24, 3)))
     with open(photos / "a.png", "rb") as f:
         truncated = f.read()[:60]  # a PNG signature, then the file ends
@@ -187,7 +188,7 @@ def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir
 def test_folder_output_onto_its_own_inputs_is_refused(export_dir, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
-    summaries.write_png(str(photos / "a.png"), np.zeros((8, 8, 3)))
+    atomic.write_png(str(photos / "a.png"), np.zeros((8, 8, 3)))
     before = (photos / "a.png").read_bytes()
     with pytest.raises(ValueError, match="is one of the inputs"):
         stylize.stylize(export_dir, str(photos), str(photos), styles=["alpha"])
@@ -206,7 +207,7 @@ def test_a_workdir_without_export_is_painted_with_its_newest_checkpoint(tmp_path
     workdir = tmp_path / "run"
     workdir.mkdir()
     (workdir / "config.json").write_text(config.to_json_best_effort())
-    summaries.write_json(str(workdir / "styles.json"), {"names": NAMES})
+    atomic.write_json(str(workdir / "styles.json"), {"names": NAMES})
     step = tf.Variable(7, dtype=tf.int64)
     checkpoint = tf.train.Checkpoint(
         generator=models.generator, discriminator=models.discriminator,

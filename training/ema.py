@@ -15,11 +15,7 @@ import tensorflow as tf
 
 from models import generator as generator_lib
 from models import style as style_lib
-from training import step as step_lib
-
-
-# The shadows' names in a checkpoint: the live models' names with this prefix.
-CHECKPOINT_PREFIX = "ema_"
+from storage.workdir import EMA_PREFIX
 
 
 class GeneratorEMA:
@@ -41,7 +37,7 @@ class GeneratorEMA:
                                                        model_config.code_dim)
         self.bank = style_lib.StyleBank(models.bank.num_styles, model_config.code_dim,
                                         name=models.bank.name)
-        self.encoder = (step_lib.build_encoder(model_config, vgg_config)
+        self.encoder = (style_lib.encoder_from_config(model_config, vgg_config)
                         if models.encoder is not None else None)
         self._pairs = [(shadow, live) for shadow, live in
                        zip(self._models(), (models.generator, models.bank,
@@ -63,10 +59,10 @@ class GeneratorEMA:
             shadow.assign(self.decay * shadow + (1.0 - self.decay) * live)
 
     def checkpoint_items(self):
-        items = {f"{CHECKPOINT_PREFIX}generator": self.generator,
-                 f"{CHECKPOINT_PREFIX}bank": self.bank}
+        items = {f"{EMA_PREFIX}generator": self.generator,
+                 f"{EMA_PREFIX}bank": self.bank}
         if self.encoder is not None:
-            items[f"{CHECKPOINT_PREFIX}encoder"] = self.encoder
+            items[f"{EMA_PREFIX}encoder"] = self.encoder
         return items
 
     def models_for_sampling(self, models):

@@ -26,7 +26,7 @@ import tensorflow as tf
 from models import generator as generator_lib  # noqa: F401  (registers layers)
 from models import style as style_lib  # noqa: F401  (registers layers)
 from models import vgg as vgg_lib  # noqa: F401  (registers the encoder's layers)
-from training import summaries
+from storage import atomic
 
 GENERATOR_FILE = "generator.keras"
 ENCODER_FILE = "encoder.keras"
@@ -70,7 +70,7 @@ def export_generator(export_dir, generator, bank, style_names, encoder=None,
     if saved_model:
         export_saved_model(os.path.join(export_dir, SAVED_MODEL_DIR), generator,
                            codes, encoder)
-    summaries.write_json(os.path.join(export_dir, STYLES_FILE), styles)
+    atomic.write_json(os.path.join(export_dir, STYLES_FILE), styles)
 
 
 def export_saved_model(path, generator, codes, encoder=None):
@@ -143,7 +143,7 @@ def export_tflite(path, generator, height, width, code_dim):
         tf.TensorSpec([1, 1, 1, code_dim], tf.float32, name="code"))
     frozen = convert_to_constants.convert_variables_to_constants_v2(concrete)
     flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
-    summaries.write_atomically(path, flatbuffer)
+    atomic.write_atomically(path, flatbuffer)
 
 
 def resolve_export_dir(path):
@@ -222,5 +222,5 @@ def export_checkpoint(workdir, export_dir, saved_model=False):
     export_generator(export_dir, generator, codes, names, encoder=encoder,
                      encoder_image_size=encoder_image_size, saved_model=saved_model)
     with open(os.path.join(workdir, "config.json"), "rb") as f:
-        summaries.write_atomically(os.path.join(export_dir, "config.json"), f.read())
+        atomic.write_atomically(os.path.join(export_dir, "config.json"), f.read())
     return step

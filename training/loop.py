@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from data import pipeline, samples
+from storage import atomic
 from models import generator as generator_lib
 from training import balance as balance_lib, config_check, ema as ema_lib, export, guards
 from training import precision, step as step_lib, strategy as strategy_lib, summaries
@@ -91,9 +92,9 @@ def _check_styles(workdir, style_names):
 
 
 def _save_run_files(config, workdir, style_names):
-    summaries.write_json(os.path.join(workdir, "styles.json"),
+    atomic.write_json(os.path.join(workdir, "styles.json"),
                          {"names": list(style_names)})
-    summaries.write_atomically(os.path.join(workdir, "config.json"),
+    atomic.write_atomically(os.path.join(workdir, "config.json"),
                                (config.to_json_best_effort(indent=2) + "\n").encode())
 
 
@@ -289,7 +290,7 @@ def _train_loop(train_config, models, train_step, iterator, step, manager,
             grid = render_samples(ema.models_for_sampling(models) if ema else models,
                                   *sample_images)
             tf.summary.image("samples", grid[None], step=current)
-            summaries.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
+            atomic.write_png(os.path.join(workdir, "samples", f"{current:07d}.png"),
                                 grid)
         stopping = should_stop()
         if (current % train_config.checkpoint_every == 0

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from models import generator as generator_lib
 from models import style as style_lib
-from training import ema as ema_lib, step as step_lib
+from storage import workdir as workdir_lib
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -43,11 +43,11 @@ def load_checkpoint(workdir, checkpoint_path=None):
         # Its frozen VGG weights are in the checkpoint too: random ones do to build it.
         vgg_config = ml_collections.ConfigDict(config.vgg.to_dict())
         vgg_config.fallback_to_random = True
-        encoder = step_lib.build_encoder(config.model, vgg_config)
+        encoder = style_lib.encoder_from_config(config.model, vgg_config)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     # An EMA run samples and exports its averaged weights (training/ema.py); so does a
     # model loaded from its checkpoint.
-    prefix = ema_lib.CHECKPOINT_PREFIX if config.train.get("ema_decay", 0.0) else ""
+    prefix = workdir_lib.EMA_PREFIX if config.train.get("ema_decay", 0.0) else ""
     tracked = {f"{prefix}generator": generator, f"{prefix}bank": bank, "step": step}
     if encoder is not None:
         tracked[f"{prefix}encoder"] = encoder

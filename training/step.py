@@ -52,7 +52,7 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
                                               model_config.code_dim)
     discriminator = discriminator_lib.build_from_config(model_config, vgg_config)
     bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
-    encoder = (build_encoder(model_config, vgg_config)
+    encoder = (style_lib.encoder_from_config(model_config, vgg_config)
                if model_config.get("encoder", False) else None)
     models = Models(generator, discriminator, bank,
                     _adam(optim_config, optim_config.g_lr, "g_adam"),
@@ -60,18 +60,6 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
     models.g_optimizer.build(models.g_variables)
     models.d_optimizer.build(discriminator.trainable_variables)
     return models
-
-
-def build_encoder(model_config, vgg_config):
-    """The style encoder of `model_config`, reading VGG features of `vgg_config`."""
-    if vgg_config is None:
-        raise ValueError("config.model.encoder is on but no config.vgg was given to "
-                         "build_models; pass vgg_config=config.vgg.")
-    features = vgg_lib.build_feature_extractor(
-        model_config.encoder_layers, weights=vgg_config.weights,
-        fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
-    return style_lib.build_style_encoder(features, model_config.code_dim,
-                                         model_config.encoder_mlp_width)
 
 
 def build_feature_extractor(vgg_config, model_config=None):

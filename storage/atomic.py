@@ -1,0 +1,54 @@
+"""Outputs written atomically: a reader sees the old file or the whole new one, never
+a part, and files get the permissions open() would give them (the umask)."""
+import csv
+import io
+import json
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path, data):
+    """Writes bytes to `path` via a temporary file + rename: never half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp_")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        # mkstemp creates 0600; give the file the permissions open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_json(path, value):
+    write_atomically(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_csv(path, rows):
+    """Writes a list of dicts (one per row, same keys) as CSV with a header line."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, buffer.getvalue().encode())
+
+
+def write_png(path, image):
+    """Writes a float [0, 1] RGB image as PNG."""
+    pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"Could not encode an image of shape {pixels.shape} as PNG.")
+    write_atomically(path, encoded.tobytes())

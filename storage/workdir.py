@@ -1,0 +1,92 @@
+"""What a run's workdir and an export folder hold. Every reader and writer names
+their files through this module.
+
+    <workdir>/config.json     the resolved config of the run
+    <workdir>/styles.json     {"names": [...]}: style names in style-id order
+    <workdir>/checkpoints/    tf.train.CheckpointManager checkpoints
+    <workdir>/export/         the export, written when the run finishes
+    <workdir>/demo_data/      content/ and styles/, when data.demo is on
+
+    <export>/generator.keras  G, loaded in Keras safe mode
+    <export>/encoder.keras    the style encoder, when the run trained one
+    <export>/styles.json      {"names", "codes", "code_dim", "encoder_image_size", ...}
+    <export>/saved_model/     a TensorFlow SavedModel of the same
+"""
+import json
+import os
+
+CONFIG_FILE = "config.json"
+STYLES_FILE = "styles.json"
+CHECKPOINT_DIR = "checkpoints"
+EXPORT_DIR = "export"
+DEMO_DATA_DIR = "demo_data"
+DEMO_CONTENT_DIR = "content"
+DEMO_STYLE_DIR = "styles"
+
+GENERATOR_FILE = "generator.keras"
+ENCODER_FILE = "encoder.keras"
+SAVED_MODEL_DIR = "saved_model"
+
+# An EMA run checkpoints its averaged models under these names' prefix, beside the
+# live ones ("ema_generator", "ema_bank", "ema_encoder").
+EMA_PREFIX = "ema_"
+
+
+def config_path(folder):
+    return os.path.join(folder, CONFIG_FILE)
+
+
+def styles_path(folder):
+    return os.path.join(folder, STYLES_FILE)
+
+
+def checkpoint_dir(workdir):
+    return os.path.join(workdir, CHECKPOINT_DIR)
+
+
+def export_dir(workdir):
+    return os.path.join(workdir, EXPORT_DIR)
+
+
+def demo_data_dir(workdir):
+    return os.path.join(workdir, DEMO_DATA_DIR)
+
+
+def demo_folders(workdir):
+    """(content folder, style folder) of a demo-data run."""
+    root = demo_data_dir(workdir)
+    return os.path.join(root, DEMO_CONTENT_DIR), os.path.join(root, DEMO_STYLE_DIR)
+
+
+def is_export(folder):
+    return os.path.isfile(os.path.join(folder, GENERATOR_FILE))
+
+
+def read_json(path):
+    """The JSON value in `path`, or ValueError naming the file."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read ({error}).") from error
+
+
+def read_config(folder):
+    """The run config (a dict) in `folder`, or None when it has no config.json."""
+    path = config_path(folder)
+    return read_json(path) if os.path.isfile(path) else None
+
+
+def read_style_names(folder):
+    """Style names in style-id order from the styles.json of a workdir or an export
+    (both layouts hold "names"); None when there is no styles.json."""
+    path = styles_path(folder)
+    return read_json(path)["names"] if os.path.isfile(path) else None
+
+
+def data_folders(config, workdir):
+    """(content folder, style folder) a run trained on, from its config dict."""
+    data = config["data"]
+    if data["demo"]:
+        return demo_folders(workdir)
+    return data["content_dir"], data["style_dir"]
