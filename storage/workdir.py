@@ -6,12 +6,15 @@ their files through this module.
     <workdir>/checkpoints/    tf.train.CheckpointManager checkpoints
     <workdir>/export/         the export, written when the run finishes
     <workdir>/demo_data/      content/ and styles/, when data.demo is on
+    <workdir>/.lock           locked (flock) by the run using the workdir; holds its PID
 
     <export>/generator.keras  G, loaded in Keras safe mode
     <export>/encoder.keras    the style encoder, when the run trained one
     <export>/styles.json      {"names", "codes", "code_dim", "encoder_image_size", ...}
     <export>/saved_model/     a TensorFlow SavedModel of the same
 """
+import contextlib
+import fcntl
 import json
 import os
 
@@ -22,6 +25,7 @@ EXPORT_DIR = "export"
 DEMO_DATA_DIR = "demo_data"
 DEMO_CONTENT_DIR = "content"
 DEMO_STYLE_DIR = "styles"
+LOCK_FILE = ".lock"
 
 GENERATOR_FILE = "generator.keras"
 ENCODER_FILE = "encoder.keras"
@@ -90,3 +94,36 @@ def data_folders(config, workdir):
     if data["demo"]:
         return demo_folders(workdir)
     return data["content_dir"], data["style_dir"]
+
+
+class WorkdirInUse(RuntimeError):
+    """Another process holds the workdir's lock."""
+
+
+@contextlib.contextmanager
+def locked(workdir):
+    """Holds an exclusive lock on `workdir` while the block runs.
+
+    An OS lock (flock), not a marker file: the kernel releases it when its holder
+    exits, however it exits, so a killed run never blocks the next one.
+
+    Raises:
+      WorkdirInUse: naming the workdir and the PID of the process holding it.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    descriptor = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT,
+                         0o666)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+            raise WorkdirInUse(
+                f"The workdir {workdir} is in use by another run (PID "
+                f"{holder or 'unknown'}); wait for it to end or use another "
+                f"--workdir.") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # closing the last descriptor releases the lock
