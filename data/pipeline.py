@@ -30,9 +30,6 @@ from data.images import (decode_image, image_problem, keep_readable_images,  # n
                          list_images, list_styles, resize_short_side, style_of)
 
 
-# --------------------------------------------------------------------------- datasets
-
-
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
                  start_index=0, tfrecords=None, input_context=None):
@@ -71,18 +68,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
             raise ValueError(f"{name} must be a positive integer, got {value}.")
     content_resize = check_resize(content_resize, image_size, "content_resize")
     style_resize = check_resize(style_resize, image_size, "style_resize")
-    pipelines, pipeline_id, batch_size = 1, 0, global_batch_size
-    if input_context is not None:
-        pipelines, pipeline_id = (input_context.num_input_pipelines,
-                                  input_context.input_pipeline_id)
-        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-    share = global_batch_size // pipelines
-
-    def is_mine(index):
-        """Whether global example `index` belongs to this pipeline's share."""
-        return tf.equal(index % global_batch_size // share, pipeline_id)
-
-    keep = is_mine if pipelines > 1 else None
+    pipelines, pipeline_id, batch_size, keep = pipeline_share(global_batch_size,
+                                                              input_context)
     crop = dict(image_size=image_size, resize=content_resize, seed=seed)
     if tfrecords:
         contents, style_names, files_per_style = tfrecord_contents(
@@ -96,6 +83,24 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         lambda content, style: {**content, **style})
     dataset = dataset.batch(batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE), style_names
+
+
+def pipeline_share(global_batch_size, input_context):
+    """(number of input pipelines, this one's id, its batch size, `keep`): keep is the
+    predicate on global example indexes that picks this pipeline's share of every
+    global batch, None when one pipeline makes all of it."""
+    if input_context is None:
+        return 1, 0, global_batch_size, None
+    pipelines = input_context.num_input_pipelines
+    pipeline_id = input_context.input_pipeline_id
+    batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+    share = global_batch_size // pipelines
+
+    def is_mine(index):
+        """Whether global example `index` belongs to this pipeline's share."""
+        return tf.equal(index % global_batch_size // share, pipeline_id)
+
+    return pipelines, pipeline_id, batch_size, is_mine if pipelines > 1 else None
 
 
 def tfrecord_contents(prefix, pipeline_id, pipelines, start_index, image_size, resize,
