@@ -13,7 +13,7 @@ writes, beside the prefix (local or any filesystem tf.io.gfile reads, e.g. gs://
                                                 every shard's file name and count
 
 `image` holds the file's original encoded bytes (JPEG, PNG, ...), decoded by
-data.pipeline.decode_image like a file. Train on them with
+data.images.decode_image like a file. Train on them with
 `--config.data.tfrecords=PREFIX` (content_dir and style_dir are then unused).
 
 Content is the large set: it is streamed shard by shard, and with several workers
@@ -31,12 +31,9 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from data import pipeline
+from data import images, seeds
 
 CONTENT, STYLE = "content", "style"
-# Element seeds of the content stream; distinct from data.pipeline's stream ids.
-SHARD_ORDER_STREAM = 10
-SHARD_SHUFFLE_STREAM = 11
 # Records are shuffled in blocks of this many within a shard (on top of the writer's
 # shuffle over all shards); a block of encoded images is held in memory.
 SHUFFLE_BLOCK = 256
@@ -85,16 +82,16 @@ def write_tfrecords(content_dir, style_dir, output, shards, seed=0):
 
     Raises:
       ValueError: if shards < 1, if there are fewer content images than shards, or
-        as pipeline.list_images / list_styles do for bad folders.
+        as images.list_images / list_styles do for bad folders.
     """
     if shards < 1:
         raise ValueError(f"--shards must be at least 1, got {shards}.")
-    content_files = pipeline.keep_readable_images(pipeline.list_images(content_dir),
-                                                  content_dir)
+    content_files = images.keep_readable_images(images.list_images(content_dir),
+                                                content_dir)
     if len(content_files) < shards:
         raise ValueError(f"--shards={shards} is more than the {len(content_files)} "
                          f"content images in {content_dir}; use at most that many.")
-    style_names, files_per_style = pipeline.list_styles(style_dir)
+    style_names, files_per_style = images.list_styles(style_dir)
     directory = posixpath.dirname(output)
     if directory:
         tf.io.gfile.makedirs(directory)
@@ -157,11 +154,11 @@ def load_styles(prefix):
     """(style names, encoded images per style in id order, as lists of bytes)."""
     metadata = read_metadata(prefix)
     names = metadata["styles"]
-    images = [[] for _ in names]
+    encoded = [[] for _ in names]
     records = tf.data.TFRecordDataset([s["path"] for s in metadata[STYLE]])
     for image, style_id in records.map(_parse_style).as_numpy_iterator():
-        images[style_id].append(image)
-    return names, images
+        encoded[style_id].append(image)
+    return names, encoded
 
 
 def parse_content(record):
@@ -209,7 +206,7 @@ def content_records(paths, counts, seed, start_index=0):
         epoch = tf.cast(epoch, tf.int64)
         order = tf.random.experimental.stateless_shuffle(
             tf.range(num_shards, dtype=tf.int64),
-            pipeline.element_seed(seed, SHARD_ORDER_STREAM, epoch))
+            seeds.element_seed(seed, seeds.SHARD_ORDER_STREAM, epoch))
         return tf.data.Dataset.from_tensor_slices(
             (tf.fill([num_shards], epoch), order))
 
@@ -225,7 +222,7 @@ def content_records(paths, counts, seed, start_index=0):
         # Stateless shuffles of blocks of records: Dataset.shuffle would also depend
         # on the global seed (and cannot take a seed tensor once one is set).
         shard_seed = tf.random.experimental.stateless_fold_in(
-            pipeline.element_seed(seed, SHARD_SHUFFLE_STREAM, epoch), shard)
+            seeds.element_seed(seed, seeds.SHARD_SHUFFLE_STREAM, epoch), shard)
         return (tf.data.TFRecordDataset(paths[shard])
                 .map(lambda record: parse_content(record)[0])
                 .batch(SHUFFLE_BLOCK).enumerate()
@@ -238,18 +235,6 @@ def content_records(paths, counts, seed, start_index=0):
     later = tf.data.Dataset.counter(first_epoch + 1).flat_map(epoch_order).map(
         lambda epoch, shard: (epoch, shard, tf.constant(0, tf.int64)))
     return first.concatenate(later).flat_map(read_shard)
-
-
-def define_flags():
-    """The command line's flags. Defined only when run as a script: data.pipeline
-    imports this module, and `python -m data.tfrecords` imports it a second time."""
-    flags.DEFINE_string("content_dir", None, "Folder of content photos.")
-    flags.DEFINE_string("style_dir", None, "Folder of styles (one per sub-folder or "
-                        "loose image); several comma-separated folders are pooled.")
-    flags.DEFINE_string("output", None, "Output prefix, local or gs://.")
-    flags.DEFINE_integer("shards", 16, "Number of content shards: at least the "
-                         "number of workers that will read them.")
-    flags.DEFINE_integer("seed", 0, "Seed of the content shuffle.")
 
 
 def main(argv):
@@ -268,5 +253,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
+    # Defined only when run as a program, so importers (train.py, evaluate.py through
+    # data.pipeline) get no flags from this module.
+    flags.DEFINE_string("content_dir", None, "Folder of content photos.")
+    flags.DEFINE_string("style_dir", None, "Folder of styles (one per sub-folder or "
+                        "loose image); several comma-separated folders are pooled.")
+    flags.DEFINE_string("output", None, "Output prefix, local or gs://.")
+    flags.DEFINE_integer("shards", 16, "Number of content shards: at least the "
+                         "number of workers that will read them.")
+    flags.DEFINE_integer("seed", 0, "Seed of the content shuffle.")
     app.run(main)

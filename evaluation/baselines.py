@@ -47,20 +47,9 @@ def make_gatys(feature_extractor, settings):
 
         L(y) = w_c sum_l mean (phi_l(y) - phi_l(x))^2 + w_s d_gram(y, s) + w_tv TV(y)
     """
-    content_layers, style_layers = list(settings.content_layers), list(
-        settings.style_layers)
-
     def terms(images, content_targets, style_grams):
-        features = feature_extractor(images)
-        content = tf.add_n([perceptual.content_loss(features[name], target) for name, target
-                            in zip(content_layers, content_targets)])
-        style = perceptual.style_loss(
-            perceptual.gram_matrices([features[name] for name in style_layers]),
-            style_grams)
-        tv = perceptual.total_variation(images)
-        total = (settings.content_weight * content + settings.style_weight * style
-                 + settings.tv_weight * tv)
-        return {"content": content, "style": style, "tv": tv, "total": total}
+        return gatys_terms(feature_extractor, settings, images, content_targets,
+                           style_grams)
 
     # Adam written out functionally so one traced step serves every batch of the
     # same shape (a Keras optimizer would hold per-batch variables).
@@ -72,26 +61,17 @@ def make_gatys(feature_extractor, settings):
             values = terms(images, content_targets, style_grams)
             objective = tf.reduce_sum(values["total"])
         gradient = tape.gradient(objective, images)
-        first_moment = settings.beta_1 * first_moment + (1 - settings.beta_1) * gradient
-        second_moment = (settings.beta_2 * second_moment
-                         + (1 - settings.beta_2) * tf.square(gradient))
-        corrected_first = first_moment / (1 - settings.beta_1 ** step)
-        corrected_second = second_moment / (1 - settings.beta_2 ** step)
-        update = settings.learning_rate * corrected_first / (
-            tf.sqrt(corrected_second) + settings.epsilon)
-        images = tf.clip_by_value(images - update, 0.0, 1.0)
-        return images, first_moment, second_moment, values
+        return (*adam_update(settings, images, gradient, first_moment, second_moment,
+                             step), values)
 
-    @tf.function
-    def evaluate_terms(images, content_targets, style_grams):
-        return terms(images, content_targets, style_grams)
+    evaluate_terms = tf.function(terms)
 
     def stylize(contents, style_grams, steps=None):
         """`steps` overrides settings.steps (e.g. 1 to trace without the full cost)."""
         contents = tf.convert_to_tensor(contents, tf.float32)
         style_grams = [tf.convert_to_tensor(gram, tf.float32) for gram in style_grams]
         content_features = feature_extractor(contents)
-        content_targets = [content_features[name] for name in content_layers]
+        content_targets = [content_features[name] for name in settings.content_layers]
         images = contents
         first_moment = tf.zeros_like(contents)
         second_moment = tf.zeros_like(contents)
@@ -107,3 +87,32 @@ def make_gatys(feature_extractor, settings):
         return images, losses
 
     return stylize
+
+
+def gatys_terms(feature_extractor, settings, images, content_targets, style_grams):
+    """The unweighted content, style and TV terms [B] of `images` and their total
+    weighted by `settings`, as {"content", "style", "tv", "total"}."""
+    features = feature_extractor(images)
+    content = tf.add_n([perceptual.content_loss(features[name], target) for name, target
+                        in zip(settings.content_layers, content_targets)])
+    style = perceptual.style_loss(
+        perceptual.gram_matrices([features[name] for name in settings.style_layers]),
+        style_grams)
+    tv = perceptual.total_variation(images)
+    total = (settings.content_weight * content + settings.style_weight * style
+             + settings.tv_weight * tv)
+    return {"content": content, "style": style, "tv": tv, "total": total}
+
+
+def adam_update(settings, images, gradient, first_moment, second_moment, step):
+    """One Adam step (Kingma & Ba 2015) of the images, projected back to [0, 1]:
+    (images, first_moment, second_moment) after the step numbered `step` (from 1)."""
+    first_moment = settings.beta_1 * first_moment + (1 - settings.beta_1) * gradient
+    second_moment = (settings.beta_2 * second_moment
+                     + (1 - settings.beta_2) * tf.square(gradient))
+    corrected_first = first_moment / (1 - settings.beta_1 ** step)
+    corrected_second = second_moment / (1 - settings.beta_2 ** step)
+    update = settings.learning_rate * corrected_first / (
+        tf.sqrt(corrected_second) + settings.epsilon)
+    images = tf.clip_by_value(images - update, 0.0, 1.0)
+    return images, first_moment, second_moment

@@ -103,13 +103,6 @@ def statistics_vectors(features_list):
     return _numpy(tf.concat(parts, axis=-1))
 
 
-def gaussian_fit(vectors):
-    """Mean [D] and covariance [D, D] (unbiased, N - 1) of vectors [N, D]."""
-    vectors = _checked_vectors(vectors)
-    return vectors.mean(axis=0), np.cov(vectors, rowvar=False).reshape(
-        vectors.shape[1], vectors.shape[1])
-
-
 def _checked_vectors(vectors):
     vectors = _numpy(vectors)
     if vectors.ndim != 2 or len(vectors) < 2:

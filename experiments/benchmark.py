@@ -43,11 +43,14 @@ from keras import layers  # noqa: E402
 from tensorflow.python.profiler import model_analyzer  # noqa: E402
 from tensorflow.python.profiler import option_builder  # noqa: E402
 
+from data import pipeline, samples  # noqa: E402
 from experiments import quickstart  # noqa: E402
+from losses import adversarial  # noqa: E402
+from models import fusion, tiling  # noqa: E402
 from models import generator as generator_lib  # noqa: E402
+from storage import atomic  # noqa: E402
 from training import step as step_lib  # noqa: E402
 from training import strategy as strategy_lib  # noqa: E402
-from storage import atomic  # noqa: E402
 
 _OUTPUT = flags.DEFINE_string("output", "benchmark.json", "Where to write the JSON.")
 _QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run).")
@@ -192,9 +195,8 @@ def time_network(model, batch, size, code_dim, ours, jit_compile=False):
 
 def compare_with_reference(ours, reference, batch, size, code_dim, rounds=3):
     """Both nets' forward and forward+backward, timed in alternating rounds; times and
-    the ours / reference ratio are medians over the rounds. (Timed once each, one
-    after the other, ours came out 0.68-0.82x the reference at 256 px in one run and
-    0.99-1.24x in a rerun: the order, not the nets.)"""
+    the ours / reference ratio are medians over the rounds, because timing one net
+    after the other measures the order (the machine drifts) as much as the nets."""
     nets = {"ours": (ours, True), "reference": (reference, False)}
     functions = {name: dict(zip(PASSES, forward_and_backward(net)))
                  for name, (net, _) in nets.items()}
@@ -235,7 +237,6 @@ def generators(variants, sizes, code_dim=64):
 
 def train_step_figures(config, jit_compile=False):
     """Full step on a fixed in-memory batch, its parts, and the real pipeline's wait."""
-    from data import pipeline, samples  # noqa: PLC0415  (only this section needs data)
     batch_size, size = config.train.batch_size, config.data.image_size
     models = step_lib.build_models(config.model, config.optim, num_styles=4)
     features = step_lib.build_feature_extractor(config.vgg, config.model)
@@ -262,8 +263,8 @@ def train_step_figures(config, jit_compile=False):
 def input_wait_fraction(step, in_memory, real, rounds=5):
     """Share of the step spent waiting for the real pipeline: step time on the real
     iterator minus step time on an in-memory batch, over the former. Timed in
-    alternating rounds and the median taken, as one pair of timings swung between 0%
-    and 10% on a shared 2-core machine."""
+    alternating rounds and the median taken: one pair of timings is too noisy on a
+    shared machine."""
     fractions = []
     for _ in range(rounds):
         fed = seconds_per_call(step, in_memory, True, min_seconds=1.0)
@@ -286,7 +287,6 @@ def step_parts(models, features, batch):
 
     @tf.function
     def d_part():
-        from losses import adversarial  # noqa: PLC0415
         with tf.GradientTape() as tape:
             fake = models.discriminator([content, codes], training=True)
             real, r1 = adversarial.real_logits_and_r1(models.discriminator, style, codes)
@@ -315,8 +315,7 @@ def inference(sizes, untiled_sizes=(), variant_name="small", code_dim=64,
     (time vs memory) the tile size sets. Run before the other sections and in this
     order, so each peak RSS is this section's so far; reported with the RSS at its
     start (the extra memory is the difference)."""
-    import stylize  # noqa: PLC0415
-    from models import fusion, tiling  # noqa: PLC0415
+    import stylize  # noqa: PLC0415  (the script paints; only this section needs it)
     generator = generator_lib.build_generator(variant_name, code_dim)
     painter = tiling.TiledPainter(generator, tile_size, tile_overlap)
     field = fusion.CodeField(np.random.RandomState(0).normal(size=(1, code_dim)).astype(

@@ -4,7 +4,7 @@ A stack of stride-2 4x4 convolutions (Isola et al. 2017, "pix2pix") judges
 overlapping patches, so it looks at strokes and texture rather than global layout.
 Conditioning is by *projection* on the style code (Miyato & Koyama 2018, "cGANs with
 projection discriminator"): logit = w . h + <P c, h> per patch, with h the patch
-features. We chose projection over one output head per style id because D then takes
+features. Projection rather than one output head per style id, because D then takes
 a code, not an id: it works unchanged for any number of styles, for codes from the
 style encoder and for fused codes, and the styles share all of D's features.
 
@@ -126,7 +126,7 @@ def _conv(filters, kernel_size, strides, spectral_norm, name):
 
 def _patch_logits(image, code, hp, spectral_norm, prefix=""):
     """The PatchGAN on `image` [0, 1] -> logits [B, H / 2^n, W / 2^n, 1]."""
-    # Centre the input: [0, 1] -> [-1, 1].
+    # [0, 1] -> [-1, 1]: the first convolution sees zero-centred pixels.
     x = layers.Rescaling(2.0, offset=-1.0, name=f"{prefix}center")(image)
     for i in range(hp["downsamplings"]):
         x = _conv(hp["width"] * 2 ** i, 4, 2, spectral_norm, f"{prefix}conv{i}")(x)

@@ -1,4 +1,5 @@
-"""Tests of data/pipeline.py and data/samples.py on small generated images (seconds, CPU)."""
+"""Tests of data/images.py, data/pipeline.py and data/samples.py on small generated
+images (seconds, CPU)."""
 import itertools
 import logging
 import os
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import pipeline, samples
+from data import images, pipeline, samples
 
 
 def write_image(path, image):
@@ -54,45 +55,45 @@ def folders(tmp_path):
 
 def test_list_images_is_recursive_sorted_and_skips_hidden(folders):
     content, _ = folders
-    names = [str(Path(path).relative_to(content)) for path in pipeline.list_images(content)]
+    names = [str(Path(path).relative_to(content)) for path in images.list_images(content)]
     assert names == ["gray.png", os.path.join("nested", "deeper.JPEG"), "notes.jpg",
                      "photo.jpg", "rgba.png", "tiny.png"]
 
 
 def test_list_styles_names_folders_and_loose_files(folders):
     _, styles = folders
-    names, files_per_style = pipeline.list_styles(styles)
+    names, files_per_style = images.list_styles(styles)
     assert names == ["another", "collection", "single"]
     assert [len(files) for files in files_per_style] == [1, 2, 1]
     assert files_per_style[1][0].endswith(os.path.join("collection", "b.webp"))
-    assert pipeline.list_styles(styles) == (names, files_per_style)
+    assert images.list_styles(styles) == (names, files_per_style)
 
 
 def test_list_styles_rejects_a_folder_and_a_file_with_the_same_name(folders):
     _, styles = folders
     write_image(styles / "collection.jpg", random_image(20, 20, 3, seed=10))
     with pytest.raises(ValueError, match="'collection'"):
-        pipeline.list_styles(styles)
+        images.list_styles(styles)
 
 
 def test_list_styles_pools_comma_separated_folders(folders, tmp_path):
     _, styles = folders
     more = tmp_path / "more"
     write_image(more / "extra.png", random_image(20, 20, 3, seed=11))
-    names, files_per_style = pipeline.list_styles(f"{styles}, {more}")
+    names, files_per_style = images.list_styles(f"{styles}, {more}")
     assert names == ["another", "collection", "extra", "single"]
     assert files_per_style[2][0].endswith("extra.png")
     write_image(more / "single.jpg", random_image(20, 20, 3, seed=12))
     with pytest.raises(ValueError, match="'single'"):
-        pipeline.list_styles(f"{styles},{more}")
+        images.list_styles(f"{styles},{more}")
     with pytest.raises(ValueError, match="missing_folder does not exist"):
-        pipeline.list_styles(f"{styles},{tmp_path / 'missing_folder'}")
+        images.list_styles(f"{styles},{tmp_path / 'missing_folder'}")
 
 
 def test_unreadable_file_is_skipped_with_a_warning(folders, caplog):
     content, _ = folders
     with caplog.at_level(logging.WARNING):
-        readable = pipeline.keep_readable_images(pipeline.list_images(content), content)
+        readable = images.keep_readable_images(images.list_images(content), content)
     assert len(readable) == 5
     assert "notes.jpg" in caplog.text
     assert "Skipped 1 of 6" in caplog.text
@@ -129,10 +130,10 @@ def test_decode_image_is_rgb_in_unit_range_and_same_eagerly_and_in_tf_data(folde
     content, styles = folders
     paths = [content / "photo.jpg", content / "gray.png", content / "rgba.png",
              styles / "collection" / "b.webp", styles / "another.bmp"]
-    eager = [pipeline.decode_image(path).numpy() for path in paths]
-    from_bytes = [pipeline.decode_image(path.read_bytes()).numpy() for path in paths]
+    eager = [images.decode_image(path).numpy() for path in paths]
+    from_bytes = [images.decode_image(path.read_bytes()).numpy() for path in paths]
     in_tf_data = list(tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
-                      .map(pipeline.decode_image).as_numpy_iterator())
+                      .map(images.decode_image).as_numpy_iterator())
     for image, image_from_bytes, image_in_tf_data in zip(eager, from_bytes, in_tf_data):
         assert image.dtype == np.float32 and image.shape[-1] == 3
         assert 0.0 <= image.min() and image.max() <= 1.0
@@ -145,8 +146,8 @@ def test_decode_image_is_rgb_in_unit_range_and_same_eagerly_and_in_tf_data(folde
 
 
 def test_resize_short_side_keeps_aspect_and_upscales_small_images():
-    wide = pipeline.resize_short_side(tf.random.uniform([30, 90, 3]), 20)
-    tiny = pipeline.resize_short_side(tf.random.uniform([8, 8, 3]), 32)
+    wide = images.resize_short_side(tf.random.uniform([30, 90, 3]), 20)
+    tiny = images.resize_short_side(tf.random.uniform([8, 8, 3]), 32)
     assert wide.shape == (20, 60, 3) and tiny.shape == (32, 32, 3)
 
 
@@ -251,8 +252,8 @@ def test_demo_data_has_content_photos_and_four_styles(demo_root):
     content_dir, style_dir = samples.write_demo_data(demo_root, image_size=64,
                                                      images_per_style=3)
     assert (content_dir, style_dir) == (str(demo_root / "content"), str(demo_root / "styles"))
-    assert len(pipeline.keep_readable_images(pipeline.list_images(content_dir))) >= 8
-    names, files_per_style = pipeline.list_styles(style_dir)
+    assert len(images.keep_readable_images(images.list_images(content_dir))) >= 8
+    names, files_per_style = images.list_styles(style_dir)
     assert len(names) >= 4 and {"swirls", "pointillism", "mosaic", "hatching"} <= set(names)
     assert all(len(files) == 3 for files in files_per_style)
     image = cv2.imread(files_per_style[0][0])
@@ -268,12 +269,12 @@ def test_demo_data_is_written_once(demo_root):
 
 
 def test_demo_styles_differ_in_colour_and_their_images_vary(demo_root):
-    names, files_per_style = pipeline.list_styles(demo_root / "styles")
+    names, files_per_style = images.list_styles(demo_root / "styles")
     mean_colours = []
     for files in files_per_style:
-        images = [pipeline.decode_image(path).numpy() for path in files]
-        assert not np.allclose(images[0], images[1], atol=0.05)
-        mean_colours.append(np.mean([image.mean(axis=(0, 1)) for image in images], axis=0))
+        decoded = [images.decode_image(path).numpy() for path in files]
+        assert not np.allclose(decoded[0], decoded[1], atol=0.05)
+        mean_colours.append(np.mean([image.mean(axis=(0, 1)) for image in decoded], axis=0))
     for (name_a, colour_a), (name_b, colour_b) in itertools.combinations(
             zip(names, mean_colours), 2):
         assert np.abs(colour_a - colour_b).max() > 0.1, (name_a, name_b)
@@ -312,11 +313,11 @@ def test_pipeline_runs_on_demo_data(demo_root):
 
 
 def test_list_styles_on_the_shared_paintings(shared_data):
-    names, files_per_style = pipeline.list_styles(shared_data / "collections")
+    names, files_per_style = images.list_styles(shared_data / "collections")
     assert names == ["cezanne", "monet", "ukiyoe", "vangogh"]
     assert [len(files) for files in files_per_style] == [30, 30, 30, 30]
-    names, files_per_style = pipeline.list_styles(shared_data / "styles")
+    names, files_per_style = images.list_styles(shared_data / "styles")
     assert len(names) == 11 and all(len(files) == 1 for files in files_per_style)
     assert "vangogh-the-starry-night" in names
-    names, _ = pipeline.list_styles(f"{shared_data / 'collections'},{shared_data / 'styles'}")
+    names, _ = images.list_styles(f"{shared_data / 'collections'},{shared_data / 'styles'}")
     assert len(names) == 15

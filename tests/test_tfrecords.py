@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import pipeline, tfrecords
+from data import images, pipeline, tfrecords
 from tests.test_data import random_image, write_image
 from tests.test_train import REPO
 
@@ -41,14 +41,14 @@ def test_records_hold_the_files_bytes_and_the_style_ids(folders, prefix):
     metadata = tfrecords.read_metadata(prefix)
     assert [s["count"] for s in metadata["content"]] == [3, 2, 2]
     names, per_style = tfrecords.load_styles(prefix)
-    folder_names, folder_files = pipeline.list_styles(style_dir)
+    folder_names, folder_files = images.list_styles(style_dir)
     assert names == folder_names == ["collection", "single", "zebra"]
-    for files, images in zip(folder_files, per_style):
-        assert [open(f, "rb").read() for f in files] == images
+    for files, encoded in zip(folder_files, per_style):
+        assert [open(f, "rb").read() for f in files] == encoded
     records = tf.data.TFRecordDataset([s["path"] for s in metadata["content"]])
     stored = {name.decode(): image for image, name in
               records.map(tfrecords.parse_content).as_numpy_iterator()}
-    files = pipeline.list_images(content_dir)
+    files = images.list_images(content_dir)
     assert sorted(stored) == sorted(f.rsplit("/", 1)[1] for f in files)
     for path in files:
         assert stored[path.rsplit("/", 1)[1]] == open(path, "rb").read()
@@ -73,8 +73,8 @@ def test_records_give_the_folders_styles_and_every_content_once_per_epoch(
     np.testing.assert_array_equal(record_batch["style_id"], folder_batch["style_id"])
     np.testing.assert_allclose(record_batch["style"], folder_batch["style"], atol=1e-6)
     # One epoch of 7 contents: each photo exactly once, maybe flipped.
-    photos = [pipeline.decode_image(f).numpy()
-              for f in pipeline.list_images(folders[0])]
+    photos = [images.decode_image(f).numpy()
+              for f in images.list_images(folders[0])]
     seen = []
     for content in record_batch["content"]:
         matches = [i for i, photo in enumerate(photos)
@@ -134,8 +134,8 @@ def test_record_pipelines_read_disjoint_shards(folders, prefix):
                                  tfrecords=prefix,
                                  input_context=input_context(1, 2, 2))[0]
     # Per-replica batches of 3, from shard 2 only: its 2 photos, then again.
-    photos = [pipeline.decode_image(f).numpy()
-              for f in pipeline.list_images(folders[0])]
+    photos = [images.decode_image(f).numpy()
+              for f in images.list_images(folders[0])]
     (batch,) = batches(data, 1)
     assert batch["content"].shape == (3, 32, 32, 3)
     in_shard = {i for content in batch["content"] for i, photo in enumerate(photos)
@@ -170,7 +170,7 @@ def test_config_reads_records_and_names_styles(folders, prefix):
     assert pipeline.style_names_from_config(config) == ["collection", "single", "zebra"]
     contents, styles = pipeline.first_images_from_config(config, 2, 2)
     assert len(contents) == 2 and len(styles) == 2
-    assert pipeline.decode_image(styles[1]).shape == (32, 48, 3)
+    assert images.decode_image(styles[1]).shape == (32, 48, 3)
     (batch,) = batches(pipeline.make_dataset_from_config(config, 2, seed=0)[0], 1)
     assert batch["content"].shape == (2, 32, 32, 3)
     config.tfrecords = prefix + "_missing"
