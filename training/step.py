@@ -170,15 +170,9 @@ def replica_step(context, batch, adversarial_stage, update_discriminator=True):
     if adversarial_stage and update_discriminator:
         _update(d_tape, d_total, models.discriminator.trainable_variables,
                 models.d_optimizer)
-    metrics = {}
-    if adversarial_stage:
-        metrics = discriminator_metrics(context, judgement, d_total, d_terms)
-    metrics.update({f"loss/G/{k}": v for k, v in g_terms.items()})
-    metrics["loss/G/total"] = g_total
-    # Near 0 when G paints flat images (a collapse, training/guards.py).
-    metrics["G/output_std"] = context.average(
-        tf.math.reduce_std(painting.fake, axis=[1, 2, 3]))
-    return metrics
+    metrics = (discriminator_metrics(context, judgement, d_total, d_terms)
+               if adversarial_stage else {})
+    return {**metrics, **generator_metrics(context, painting, g_total, g_terms)}
 
 
 def _update(tape, loss, variables, optimizer):
@@ -359,6 +353,16 @@ def discriminator_metrics(context, judgement, d_total, d_terms):
         adversarial.d_probabilities(judgement.fake_logits))
     metrics["D/accuracy"] = context.average(adversarial.d_accuracy(
         judgement.real_logits, judgement.fake_logits, context.loss_config.adversarial))
+    return metrics
+
+
+def generator_metrics(context, painting, g_total, g_terms):
+    """G's loss terms and the spread of its fakes: {tag: scalar}."""
+    metrics = {f"loss/G/{k}": v for k, v in g_terms.items()}
+    metrics["loss/G/total"] = g_total
+    # Near 0 when G paints flat images (a collapse, training/guards.py).
+    metrics["G/output_std"] = context.average(
+        tf.math.reduce_std(painting.fake, axis=[1, 2, 3]))
     return metrics
 
 
