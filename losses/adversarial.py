@@ -1,6 +1,6 @@
 """Adversarial losses and the R1 penalty, computed from discriminator logits.
 
-The method states the losses with D as a probability (DESIGN.md):
+The method states the losses with D as a probability:
 
     L_G = -log D(G(x, s), s)
     L_D = -log D(y_s, s) - log(1 - D(G(x, s), s))
@@ -14,6 +14,8 @@ trainer reduces them over the global batch with tf.nn.compute_average_loss.
 """
 import tensorflow as tf
 
+from losses.reduce import mean_per_example
+
 KINDS = ("nonsaturating", "hinge", "lsgan")
 
 
@@ -21,12 +23,6 @@ def _check_kind(kind):
     if kind not in KINDS:
         raise ValueError(f"Unknown adversarial loss kind {kind!r}; expected one of "
                          f"{KINDS}.")
-
-
-def _mean_per_example(values):
-    """[B, ...] -> [B]: mean over every axis but the batch axis."""
-    batch_size = tf.shape(values)[0]
-    return tf.reduce_mean(tf.reshape(values, [batch_size, -1]), axis=1)
 
 
 def generator_loss(fake_logits, kind="nonsaturating"):
@@ -47,7 +43,7 @@ def generator_loss(fake_logits, kind="nonsaturating"):
         per_patch = -logits
     else:
         per_patch = 0.5 * tf.square(logits - 1.0)
-    return _mean_per_example(per_patch)
+    return mean_per_example(per_patch)
 
 
 def discriminator_loss(real_logits, fake_logits, kind="nonsaturating"):
@@ -69,7 +65,7 @@ def discriminator_loss(real_logits, fake_logits, kind="nonsaturating"):
         real_term, fake_term = tf.nn.relu(1.0 - real), tf.nn.relu(1.0 + fake)
     else:
         real_term, fake_term = 0.5 * tf.square(real - 1.0), 0.5 * tf.square(fake)
-    return _mean_per_example(real_term) + _mean_per_example(fake_term)
+    return mean_per_example(real_term) + mean_per_example(fake_term)
 
 
 def r1_penalty(gradients):
@@ -83,8 +79,8 @@ def r1_penalty(gradients):
     exact because examples do not interact in D. D(x, s) is the mean over D's patches,
     the quantity the adversarial losses score, so gamma means the same for every
     discriminator variant and image size. (Summing the patches, as StyleGAN2 sums its
-    single logit, scales the penalty by the number of patches squared: ~1e4 at 128 px,
-    which held a first paintings run's D at chance for 1200 steps.)
+    single logit, would scale the penalty by the number of patches squared: ~1e4 at
+    128 px, enough to hold D at chance.)
     """
     gradients = tf.cast(gradients, tf.float32)
     batch_size = tf.shape(gradients)[0]
@@ -104,14 +100,14 @@ def real_logits_and_r1(discriminator, images, codes):
     with tf.GradientTape() as tape:
         tape.watch(images)
         real_logits = discriminator([images, codes], training=True)
-        summed_logits = tf.reduce_sum(_mean_per_example(tf.cast(real_logits, tf.float32)))
+        summed_logits = tf.reduce_sum(mean_per_example(tf.cast(real_logits, tf.float32)))
     gradients = tape.gradient(summed_logits, images)
     return real_logits, r1_penalty(gradients)
 
 
 def d_probabilities(logits):
     """Per-example mean of sigmoid(logits) over patches [B]: D(y) for logging."""
-    return _mean_per_example(tf.sigmoid(tf.cast(logits, tf.float32)))
+    return mean_per_example(tf.sigmoid(tf.cast(logits, tf.float32)))
 
 
 def d_accuracy(real_logits, fake_logits, kind="nonsaturating"):
@@ -124,4 +120,4 @@ def d_accuracy(real_logits, fake_logits, kind="nonsaturating"):
     boundary = 0.5 if kind == "lsgan" else 0.0
     real_right = tf.cast(tf.cast(real_logits, tf.float32) > boundary, tf.float32)
     fake_right = tf.cast(tf.cast(fake_logits, tf.float32) <= boundary, tf.float32)
-    return 0.5 * (_mean_per_example(real_right) + _mean_per_example(fake_right))
+    return 0.5 * (mean_per_example(real_right) + mean_per_example(fake_right))

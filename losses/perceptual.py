@@ -10,11 +10,7 @@ size 1 broadcasts against a batch of outputs.
 """
 import tensorflow as tf
 
-
-def _mean_per_example(values):
-    """[B, ...] -> [B]: mean over every axis but the batch axis."""
-    batch_size = tf.shape(values)[0]
-    return tf.reduce_mean(tf.reshape(values, [batch_size, -1]), axis=1)
+from losses.reduce import mean_per_example
 
 
 def _check_same_length(outputs, targets, what):
@@ -52,7 +48,7 @@ def content_loss(output_features, content_features):
     """
     difference = tf.cast(output_features, tf.float32) - tf.cast(content_features,
                                                                 tf.float32)
-    return _mean_per_example(tf.square(difference))
+    return mean_per_example(tf.square(difference))
 
 
 def style_loss(output_grams, target_grams):
@@ -124,4 +120,4 @@ def total_variation(images):
     images = tf.cast(images, tf.float32)
     vertical = tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :])
     horizontal = tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :])
-    return _mean_per_example(vertical) + _mean_per_example(horizontal)
+    return mean_per_example(vertical) + mean_per_example(horizontal)

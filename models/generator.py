@@ -21,7 +21,7 @@ The last step blends the painting with the photo itself, per pixel, by a *keep* 
 the (fine) code sets: out = (1 - g) painted + g photo, g = clip(head(code), 0, 1).
 Instance norm throws away each photo's own colour statistics, and a code (one vector
 per style) cannot give them back, so without the gate no code makes G return its
-input: the content's own code (strength 0) came back painted. The gate's head starts
+input, not even the content's own code (strength 0). The gate's head starts
 at zero (g = 0: the plain network at step 0). The image losses do not train it (they
 would open it for every style: the photo itself lowers the content loss); the
 training step does, through keep_gate(): 1 for the content's own code, 0 for a style's.
@@ -75,7 +75,7 @@ class ConditionalInstanceNorm(layers.Layer):
     with h = w = 1 (one style per image) or h, w = H, W (a style per pixel). Output:
     (x - mean) / std * (1 + gamma) + beta, folded into a single multiply-add over the
     feature map: the naive form (normalise, then scale, then shift) makes three passes
-    over the largest tensor and was up to 2.8x slower on CPU.
+    over the largest tensor and is up to 2.8x slower on CPU.
     """
 
     def __init__(self, epsilon=1e-5, **kwargs):
@@ -268,8 +268,8 @@ def build_statistics_models(generator):
         statistics.append((mean, variance))
         return layer(*args, statistics=(mean, variance), **kwargs)
 
-    # The walk Functional.call makes over the graph (and keras.models.clone_model,
-    # which has no way to add inputs), done once on symbolic tensors.
+    # Private Keras API: the public walk, keras.models.clone_model, wraps its result
+    # in a model with G's inputs only and refuses the new statistics inputs.
     output = generator._run_through_graph(inputs, operation_fn=lambda layer: layer,
                                           call_fn=call)
 
@@ -296,6 +296,18 @@ def receptive_radius(generator):
     return int(radius)
 
 
+def keep_gate_model(generator):
+    """G's keep-gate path as a model sharing G's layers: [image, code, fine_code] ->
+    the gate before G clips it, [B, h, w, 1].
+
+    Cut from G's graph at its KeepPhoto layer, so it also works on a loaded G.
+    """
+    keep_photo = next(layer for layer in generator.layers
+                      if isinstance(layer, KeepPhoto))
+    return keras.Model(generator.inputs, keep_photo.input[2],
+                       name=f"{generator.name}_keep_gate")
+
+
 def keep_gate(generator, codes):
     """The keep gate of codes [B, D] before G clips it to [0, 1]: [B] float32.
 
@@ -303,8 +315,11 @@ def keep_gate(generator, codes):
     <= 0 (a hinge on this raw value): a loss on the clipped gate would lose its
     gradient for good once a gate fell below 0.
     """
-    hidden = generator.get_layer("code_mlp")(codes)
-    return ops.cast(generator.get_layer("code_to_keep")(hidden)[:, 0], "float32")
+    code_map = as_code_map(codes)
+    # The image only sizes a spatial code map; a 1x1 map is not resized.
+    image = ops.zeros((ops.shape(codes)[0], 1, 1, 3))
+    gate = keep_gate_model(generator)([image, code_map, code_map])
+    return ops.cast(gate[:, 0, 0, 0], "float32")
 
 
 def as_code_map(codes):

@@ -1,9 +1,11 @@
 """Style codes: the bank of learned codes, the style encoder, and fusion in code space.
 
 Every style lives in one shared code space. Fusing styles is done on codes only
-(DESIGN.md: one mechanism, many controls): the generator never knows whether the code
+(one mechanism, many controls): the generator never knows whether the code
 it gets is one painting's, the encoder's reading of an unseen painting, or a blend.
 """
+import dataclasses
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -89,9 +91,46 @@ class ChannelStatistics(layers.Layer):
         return (features_shape[0], 2 * features_shape[-1])
 
 
+class _EncoderHead:
+    """The style encoder's layers after VGG: per-layer statistics -> MLP -> code.
+
+    Created once and applied twice, to the encoder's own VGG features and to
+    features given as inputs, so the two models share every weight.
+    """
+
+    def __init__(self, vgg_layers, code_dim, mlp_width):
+        self.statistics = {layer: ChannelStatistics(name=f"statistics_{layer}")
+                           for layer in vgg_layers}
+        self.concatenate = layers.Concatenate(name="statistics")
+        self.normalise = layers.LayerNormalization(name="normalise_statistics")
+        self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
+                                   name="encoder_hidden")
+        self.code = layers.Dense(code_dim, name="encoder_code")
+
+    def __call__(self, features):
+        x = self.concatenate([statistics(features[layer])
+                              for layer, statistics in self.statistics.items()])
+        return self.code(self.hidden(self.normalise(x)))
+
+
+@dataclasses.dataclass
+class StyleEncoder:
+    """A style encoder as two models sharing their weights.
+
+    model: images [B, H, W, 3] in [0, 1] -> codes [B, code_dim]; the one saved,
+      exported and checkpointed.
+    head: {VGG layer: features} -> the same codes, for features computed elsewhere
+      (the training step's VGG pass), so style images go through VGG once.
+    vgg_layers: the VGG layers the head reads, sorted.
+    """
+    model: keras.Model
+    head: keras.Model
+    vgg_layers: tuple
+
+
 def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
                         name="style_encoder"):
-    """Style encoder E: images [B, H, W, 3] in [0, 1] -> codes [B, code_dim].
+    """Style encoder E: images -> codes, as a StyleEncoder (model and head).
 
     Statistics of frozen VGG features -> a two-layer MLP, so any image (a painting
     never trained on, or the content photo itself, for `strength`) gets a code in the
@@ -100,8 +139,8 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
     The statistics are layer-normalised and the hidden layer is leaky: every image's
     log-statistics share a large positive part (about 3 of 0-6 per feature), so with
     ReLU on the raw vector one Adam step at 1e-3 moves every hidden unit's input the
-    same way for every image, and on the paintings they all died within the first
-    steps, leaving one code for every image.
+    same way for every image, the units die within a few steps and every image gets
+    the same code.
 
     Args:
       feature_extractor: a frozen models.vgg feature model (dict of layer outputs);
@@ -109,41 +148,18 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
       code_dim: length of a style code (the bank's).
       mlp_width: hidden width of the MLP.
     """
+    vgg_layers = tuple(sorted(feature_extractor.output))
+    head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width)
     images = keras.Input((None, None, 3), name="style_image")
-    features = feature_extractor(images)
-    statistics = [ChannelStatistics(name=f"statistics_{layer}")(features[layer])
-                  for layer in sorted(features)]
-    x = layers.Concatenate(name="statistics")(statistics)
-    x = layers.LayerNormalization(name="normalise_statistics")(x)
-    x = layers.Dense(mlp_width, activation="leaky_relu", name="encoder_hidden")(x)
-    codes = layers.Dense(code_dim, name="encoder_code")(x)
-    return keras.Model(images, codes, name=name)
-
-
-def encoder_layers(encoder):
-    """The VGG layers a style encoder reads, sorted (as build_style_encoder orders them)."""
-    prefix = "statistics_"
-    return [layer.name[len(prefix):] for layer in encoder.layers
-            if layer.name.startswith(prefix)]
-
-
-def encode_features(encoder, features):
-    """The encoder's codes from VGG features computed elsewhere: equal to
-    `encoder(images)` when `features` is the same VGG's output on those images.
-
-    The training step passes the perceptual loss's features of the style images, so
-    they go through VGG once per step, not twice. Uses the encoder's own layers, so
-    its weights (and checkpoints) are shared with the image -> code model.
-    """
-    statistics = [encoder.get_layer(f"statistics_{layer}")(features[layer])
-                  for layer in encoder_layers(encoder)]
-    x = encoder.get_layer("statistics")(statistics)
-    x = encoder.get_layer("normalise_statistics")(x)
-    return encoder.get_layer("encoder_code")(encoder.get_layer("encoder_hidden")(x))
+    model = keras.Model(images, head_layers(feature_extractor(images)), name=name)
+    features = {layer: keras.Input((None, None, output.shape[-1]), name=layer)
+                for layer, output in sorted(feature_extractor.output.items())}
+    head = keras.Model(features, head_layers(features), name=f"{name}_head")
+    return StyleEncoder(model, head, vgg_layers)
 
 
 def encoder_from_config(model_config, vgg_config):
-    """The style encoder of `model_config`, reading VGG features of `vgg_config`."""
+    """The StyleEncoder of `model_config`, reading VGG features of `vgg_config`."""
     if vgg_config is None:
         raise ValueError("config.model.encoder is on but no config.vgg was given; "
                          "pass vgg_config=config.vgg.")

@@ -27,7 +27,7 @@ def model():
     generator = generator_lib.build_generator("test", CODE_DIM)
     make_codes_matter(generator, seed=1, stddev=0.2)
     features = vgg_lib.build_feature_extractor(["block1_conv1"], weights="random")
-    encoder = style_lib.build_style_encoder(features, CODE_DIM, 16)
+    encoder = style_lib.build_style_encoder(features, CODE_DIM, 16).model
     codes = np.random.RandomState(0).normal(size=(3, CODE_DIM)).astype(np.float32)
     return generator, fusion.StyleSource(NAMES, codes, encoder, 32, "test-model")
 
@@ -237,8 +237,9 @@ def run_one_step(config, adversarial=True, prepare=None, reuse_features=True):
         prepare(models)
     features = step_lib.build_feature_extractor(
         config.vgg, config.model if reuse_features else None)
-    replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
-                                              global_batch_size=2)
+    replica_step = step_lib.make_replica_step(
+        models, features, config.vgg, config.loss, global_batch_size=2,
+        encoder_reads_step_features=reuse_features)
     batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
              "style": tf.random.uniform((2, 32, 32, 3), seed=2),
              "style_id": tf.constant([0, 2], tf.int32)}
@@ -306,28 +307,30 @@ def test_encoder_trained_as_in_training_keeps_telling_images_apart():
     @tf.function
     def step(batch):
         with tf.GradientTape() as tape:
-            predicted = style_lib.encode_features(
-                encoder, {k: tf.gather(v, batch) for k, v in image_features.items()})
+            predicted = encoder.head(
+                {k: tf.gather(v, batch) for k, v in image_features.items()})
             loss = tf.reduce_mean(tf.square(predicted - tf.gather(wanted, batch)))
-        variables = encoder.trainable_variables
+        variables = encoder.model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
     batches = np.random.RandomState(1).randint(0, len(images), (400, 4))
     for batch in batches:
         step(tf.constant(batch))
-    predicted = np.asarray(encoder(images))
+    predicted = np.asarray(encoder.model(images))
     nearest = np.argmin(((predicted[:, None] - codes[None]) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(nearest, targets)
 
 
-def test_encoder_codes_from_precomputed_features_equal_codes_from_images(model, content):
-    encoder = model[1].encoder
+def test_encoder_codes_from_precomputed_features_equal_codes_from_images(content):
+    encoder = style_lib.build_style_encoder(
+        vgg_lib.build_feature_extractor(["block1_conv1"], weights="random"), CODE_DIM, 16)
     images = np.stack([content, content[::-1]])
     features = vgg_lib.build_feature_extractor(["block1_conv1", "block2_conv1"],
                                                weights="random")(images)
-    assert style_lib.encoder_layers(encoder) == ["block1_conv1"]
-    np.testing.assert_allclose(style_lib.encode_features(encoder, features),
-                               encoder(images), rtol=1e-5, atol=1e-6)
+    assert list(encoder.vgg_layers) == ["block1_conv1"]
+    np.testing.assert_allclose(
+        encoder.head({layer: features[layer] for layer in encoder.vgg_layers}),
+        encoder.model(images), rtol=1e-5, atol=1e-6)
 
 
 def test_train_step_reads_encoder_features_from_the_loss_pass_with_the_same_result():

@@ -1,4 +1,5 @@
 """Generator, discriminator and style-code tests (test variants, CPU, seconds)."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -70,6 +71,19 @@ def test_keep_gate_blends_the_photo_back_in_by_code():
         keep.bias.assign([bias])
         np.testing.assert_allclose(generator_lib.keep_gate(generator, codes), [bias] * 2)
         np.testing.assert_allclose(generator([images, code_maps]), expected, atol=1e-6)
+
+
+def test_keep_gate_of_a_generator_loaded_in_safe_mode_matches_the_live_one(tmp_path):
+    """keep_gate() cuts G's graph at its KeepPhoto layer, so a loaded export has it."""
+    generator = generator_lib.build_generator("test", CODE_DIM)
+    make_codes_matter(generator, seed=13, keep=0.3)
+    path = str(tmp_path / "generator.keras")
+    generator.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    codes = tf.random.normal((3, CODE_DIM), seed=14)
+    gate = np.asarray(generator_lib.keep_gate(generator, codes))
+    assert gate.shape == (3,) and np.all(np.abs(gate - 0.3) < 0.1) and np.ptp(gate) > 0
+    np.testing.assert_array_equal(generator_lib.keep_gate(loaded, codes), gate)
 
 
 def test_uniform_code_map_equals_one_by_one_code():

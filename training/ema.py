@@ -37,8 +37,10 @@ class GeneratorEMA:
                                                        model_config.code_dim)
         self.bank = style_lib.StyleBank(models.bank.num_styles, model_config.code_dim,
                                         name=models.bank.name)
-        self.encoder = (style_lib.encoder_from_config(model_config, vgg_config)
-                        if models.encoder is not None else None)
+        self.style_encoder = (style_lib.encoder_from_config(model_config, vgg_config)
+                              if models.style_encoder is not None else None)
+        self.encoder = (None if self.style_encoder is None
+                        else self.style_encoder.model)
         self._pairs = [(shadow, live) for shadow, live in
                        zip(self._models(), (models.generator, models.bank,
                                             models.encoder)) if live is not None]
@@ -68,10 +70,10 @@ class GeneratorEMA:
     def models_for_sampling(self, models):
         """`models` with G, the bank and the encoder replaced by their averages."""
         return dataclasses.replace(models, generator=self.generator, bank=self.bank,
-                                   encoder=self.encoder)
+                                   style_encoder=self.style_encoder)
 
 
 def maybe_ema(models, train_config, model_config, vgg_config=None):
     """A GeneratorEMA when train.ema_decay > 0, else None."""
-    decay = train_config.get("ema_decay", 0.0)
+    decay = train_config.ema_decay
     return GeneratorEMA(models, decay, model_config, vgg_config) if decay else None

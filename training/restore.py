@@ -43,7 +43,7 @@ def load_checkpoint(workdir, checkpoint_path=None):
         # Its frozen VGG weights are in the checkpoint too: random ones do to build it.
         vgg_config = ml_collections.ConfigDict(config.vgg.to_dict())
         vgg_config.fallback_to_random = True
-        encoder = style_lib.encoder_from_config(config.model, vgg_config)
+        encoder = style_lib.encoder_from_config(config.model, vgg_config).model
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     # An EMA run samples and exports its averaged weights (training/ema.py); so does a
     # model loaded from its checkpoint.

@@ -1,7 +1,17 @@
-"""The models of a run and the per-replica GAN train step."""
+"""The models of a run and the per-replica GAN train step.
+
+One step, per replica (replica_step):
+  paint()                    codes (bank, encoder, mixed with a neighbour's) -> fakes;
+  judge()                    D on the fakes and the real style images (stage 2 only);
+  generator_objective()      perceptual + keep [+ encoder + identity] [+ adversarial];
+  discriminator_objective()  adversarial + R1;
+then both players are updated from the same fake batch.
+"""
 import dataclasses
+import functools
 
 import keras
+import ml_collections
 import tensorflow as tf
 
 from losses import adversarial, perceptual
@@ -19,7 +29,12 @@ class Models:
     bank: style_lib.StyleBank
     g_optimizer: keras.optimizers.Optimizer
     d_optimizer: keras.optimizers.Optimizer
-    encoder: keras.Model | None = None  # present when config.model.encoder
+    style_encoder: style_lib.StyleEncoder | None = None  # when config.model.encoder
+
+    @property
+    def encoder(self):
+        """The style encoder's image -> code model, or None."""
+        return None if self.style_encoder is None else self.style_encoder.model
 
     @property
     def g_variables(self):
@@ -52,11 +67,11 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
                                               model_config.code_dim)
     discriminator = discriminator_lib.build_from_config(model_config, vgg_config)
     bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
-    encoder = (style_lib.encoder_from_config(model_config, vgg_config)
-               if model_config.get("encoder", False) else None)
+    style_encoder = (style_lib.encoder_from_config(model_config, vgg_config)
+                     if model_config.encoder else None)
     models = Models(generator, discriminator, bank,
                     _adam(optim_config, optim_config.g_lr, "g_adam"),
-                    _adam(optim_config, optim_config.d_lr, "d_adam"), encoder)
+                    _adam(optim_config, optim_config.d_lr, "d_adam"), style_encoder)
     models.g_optimizer.build(models.g_variables)
     models.d_optimizer.build(discriminator.trainable_variables)
     return models
@@ -64,10 +79,10 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
 
 def build_feature_extractor(vgg_config, model_config=None):
     """The perceptual losses' VGG features; also the style encoder's layers when
-    `model_config.encoder` is on, so the step reads the encoder's input from the
+    `model_config.encoder` is on, so the step gives the encoder its input from the
     same pass (make_replica_step)."""
     layers = vgg_config.content_layers + vgg_config.style_layers
-    if model_config is not None and model_config.get("encoder", False):
+    if model_config is not None and model_config.encoder:
         layers += tuple(model_config.encoder_layers)
     layers = tuple(dict.fromkeys(layers))
     return vgg_lib.build_feature_extractor(
@@ -75,149 +90,280 @@ def build_feature_extractor(vgg_config, model_config=None):
         fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
 
 
-def make_replica_step(models, feature_extractor, vgg_config, loss_config,
-                      global_batch_size):
-    """Returns `replica_step(batch, adversarial) -> {tag: scalar}`, run per replica.
+@dataclasses.dataclass
+class StepContext:
+    """What the replica step reads besides the batch."""
+    models: Models
+    feature_extractor: keras.Model
+    vgg_config: ml_collections.ConfigDict
+    loss_config: ml_collections.ConfigDict
+    global_batch_size: int
+    # The encoder reads the style images' features from the step's VGG pass
+    # instead of running its own VGG.
+    encoder_reads_step_features: bool
 
-    One forward pass of G serves both players: D and G are updated simultaneously
-    from the same fake batch (as in the TF DCGAN tutorial), which saves a G forward
-    per step. With `adversarial=False` (stage 1 of the method: G pre-trained with
-    perceptual losses only) D is neither run nor updated.
-
-    Every per-example loss is divided by the GLOBAL batch size, so the gradients
-    Keras sums across replicas equal those of one replica on the whole batch.
-    """
-    content_layers = list(vgg_config.content_layers)
-    style_layers = list(vgg_config.style_layers)
-
-    def average(per_example):
+    def average(self, per_example):
+        """Sum / GLOBAL batch: the replicas' gradients add up to the whole batch's."""
         return tf.nn.compute_average_loss(per_example,
-                                          global_batch_size=global_batch_size)
+                                          global_batch_size=self.global_batch_size)
 
-    def perceptual_terms(targets, content, fake, mix_weights):
-        """`targets`: VGG features of content and style stacked (batch first)."""
-        batch = tf.shape(content)[0]
-        fake_features = feature_extractor(fake)
-        content_term = sum(
-            perceptual.content_loss(fake_features[name], targets[name][:batch])
-            for name in content_layers)
-        target_grams = perceptual.gram_matrices([tf.stop_gradient(targets[n][batch:])
-                                                 for n in style_layers])
-        if mix_weights is not None:
-            target_grams = [mix_with_neighbour(gram, mix_weights)
-                            for gram in target_grams]
-        style_term = perceptual.style_loss(
-            perceptual.gram_matrices([fake_features[n] for n in style_layers]),
-            target_grams)
-        return {"content": content_term, "style": style_term,
-                "tv": perceptual.total_variation(fake)}
 
-    # The encoder reads the style images' features from the targets' VGG pass when
-    # that pass has its layers (build_feature_extractor(..., model_config)).
-    reuse_features = models.encoder is not None and set(
-        style_lib.encoder_layers(models.encoder)) <= set(feature_extractor.output)
+@dataclasses.dataclass
+class Painting:
+    """One forward pass of G and what it was painted from."""
+    content: tf.Tensor
+    style: tf.Tensor  # the style images; the content itself for identity examples
+    targets: dict  # VGG features of content and style, stacked on the batch axis
+    real_codes: tf.Tensor  # each example's own style code
+    codes: tf.Tensor  # the codes G painted with (real_codes mixed with a neighbour's)
+    fake: tf.Tensor
+    identity: tf.Tensor | None  # bool [B], examples painted in their own style
+    mix_weights: tf.Tensor | None  # [B], each example's weight of its own code
+    encoder_terms: dict  # {"encoder": pull toward the bank} when the encoder is on
 
-    def encoder_codes(identity, style, style_features, bank_codes):
-        """Swaps in encoder codes (the content's own for identity examples: `style`
-        holds the content there); returns (codes, loss terms)."""
-        batch = tf.shape(style)[0]
-        use_encoder = tf.random.uniform([batch]) < loss_config.encoder_prob
-        if reuse_features:
-            codes_from_images = style_lib.encode_features(models.encoder, style_features)
-        else:
-            codes_from_images = models.encoder(style, training=True)
-        # The encoder learns only to hit the bank (below): G paints from its codes but
-        # does not move them. With G's losses flowing in, the paintings run's pull
-        # loss stayed at the mean code's (about 1 per dimension) for 800 steps.
-        codes = tf.where((identity | use_encoder)[:, None],
-                         tf.stop_gradient(codes_from_images), bank_codes)
-        # The bank is the reference the encoder learns to hit, not the other way round.
-        pull = tf.reduce_mean(tf.square(codes_from_images
-                                        - tf.stop_gradient(bank_codes)), axis=1)
-        terms = {"encoder": average(tf.where(identity, 0.0, pull))}
-        return codes, terms
 
-    def replica_step(batch, adversarial_stage, update_discriminator=True):
-        content, style, style_ids = batch["content"], batch["style"], batch["style_id"]
-        batch_size = tf.shape(content)[0]
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            codes = models.bank(style_ids)
-            encoder_terms, identity, mix_weights = {}, None, None
-            if models.encoder is not None:
-                # Identity examples: the content is its own style.
-                identity = tf.random.uniform([batch_size]) < loss_config.identity_prob
-                style = tf.where(identity[:, None, None, None], content, style)
-            # Targets need no gradient: one VGG pass over content and style together.
-            targets = feature_extractor(tf.concat([content, style], axis=0))
-            if models.encoder is not None:
-                style_features = {name: value[batch_size:]
-                                  for name, value in targets.items()}
-                codes, encoder_terms = encoder_codes(identity, style, style_features,
-                                                     codes)
-            real_codes = codes
-            if loss_config.get("mix_prob", 0.0) > 0:
-                # An identity example must give its content back, so its code is
-                # never mixed (a neighbour may still mix with its content's code).
-                mix_weights = random_mix_weights(batch_size, loss_config.mix_prob,
-                                                 keep=identity)
-                codes = mix_with_neighbour(codes, mix_weights)
-            fake = models.generator([content, generator_lib.as_code_map(codes)],
-                                    training=True)
-            g_terms = {k: average(v) for k, v in
-                       perceptual_terms(targets, content, fake, mix_weights).items()}
-            # G keeps the photo for the content's own code only (models/generator.py):
-            # a hinge asking gate >= 1 there and <= 0 for every other code, i.e.
-            # |clip(gate, 0, 1) - target| continued beyond the bounds. The codes
-            # themselves are not moved by it.
-            gate = generator_lib.keep_gate(models.generator, tf.stop_gradient(codes))
-            keep = tf.nn.relu(gate)
-            if identity is not None:
-                keep = tf.where(identity, tf.nn.relu(1.0 - gate), keep)
-            g_terms["keep"] = average(keep)
-            g_total = (loss_config.content_weight * g_terms["content"]
-                       + loss_config.style_weight * g_terms["style"]
-                       + loss_config.tv_weight * g_terms["tv"]
-                       + loss_config.keep_weight * g_terms["keep"])
-            if encoder_terms:
-                g_terms.update(encoder_terms)
-                g_terms["identity"] = average(tf.where(
-                    identity, tf.reduce_mean(tf.abs(fake - content), axis=[1, 2, 3]),
-                    0.0))
-                g_total += (loss_config.encoder_weight * g_terms["encoder"]
-                            + loss_config.identity_weight * g_terms["identity"])
-            metrics = {}
-            if adversarial_stage:
-                fake_logits = models.discriminator([fake, codes], training=True)
-                # Real images are judged with their own (unmixed) codes.
-                real_logits, r1 = adversarial.real_logits_and_r1(
-                    models.discriminator, style, real_codes)
-                g_terms["adv"] = average(adversarial.generator_loss(
-                    fake_logits, loss_config.adversarial))
-                g_total += loss_config.adv_weight * g_terms["adv"]
-                d_terms = {"adv": average(adversarial.discriminator_loss(
-                               real_logits, fake_logits, loss_config.adversarial)),
-                           "r1": average(r1)}
-                d_total = d_terms["adv"] + loss_config.r1_weight * d_terms["r1"]
-                metrics.update({f"loss/D/{k}": v for k, v in d_terms.items()})
-                metrics["loss/D/total"] = d_total
-                metrics["D/real_prob"] = average(adversarial.d_probabilities(real_logits))
-                metrics["D/fake_prob"] = average(adversarial.d_probabilities(fake_logits))
-                metrics["D/accuracy"] = average(adversarial.d_accuracy(
-                    real_logits, fake_logits, loss_config.adversarial))
-        g_variables = models.g_variables
-        models.g_optimizer.apply_gradients(zip(precision.gradients(
-            g_tape, g_total, g_variables, models.g_optimizer), g_variables))
-        if adversarial_stage and update_discriminator:
-            d_variables = models.discriminator.trainable_variables
-            models.d_optimizer.apply_gradients(zip(precision.gradients(
-                d_tape, d_total, d_variables, models.d_optimizer), d_variables))
-        metrics.update({f"loss/G/{k}": v for k, v in g_terms.items()})
-        metrics["loss/G/total"] = g_total
-        # Near 0 when G paints flat images (a collapse, training/guards.py).
-        metrics["G/output_std"] = average(tf.math.reduce_std(fake, axis=[1, 2, 3]))
-        return metrics
+@dataclasses.dataclass
+class Judgement:
+    """D's logits on the fakes and on the real style images, and R1 [B] on the real."""
+    fake_logits: tf.Tensor
+    real_logits: tf.Tensor
+    r1: tf.Tensor
 
-    return replica_step
+
+def make_replica_step(models, feature_extractor, vgg_config, loss_config,
+                      global_batch_size, encoder_reads_step_features=True):
+    """Returns `replica_step(batch, adversarial_stage, update_discriminator=True)
+    -> {tag: scalar}`, run per replica.
+
+    With `encoder_reads_step_features` the style encoder reads the style images'
+    features from the step's VGG pass: build `feature_extractor` with
+    build_feature_extractor(vgg_config, model_config). Otherwise it runs its own VGG.
+    """
+    context = StepContext(models, feature_extractor, vgg_config, loss_config,
+                          global_batch_size, encoder_reads_step_features)
+    if models.style_encoder is not None and encoder_reads_step_features:
+        missing = set(models.style_encoder.vgg_layers) - set(feature_extractor.output)
+        if missing:
+            raise ValueError(
+                f"The step's feature extractor lacks the style encoder's VGG layers "
+                f"{sorted(missing)}; build it with build_feature_extractor(vgg_config, "
+                f"model_config) or pass encoder_reads_step_features=False.")
+    return functools.partial(replica_step, context)
+
+
+def replica_step(context, batch, adversarial_stage, update_discriminator=True):
+    """One update of G and (in the adversarial stage) D from the same fake batch.
+
+    One forward pass of G serves both players, as in the TF DCGAN tutorial. With
+    `adversarial_stage=False` (stage 1 of the method: G pre-trained with perceptual
+    losses only) D is neither run nor updated; `update_discriminator=False` runs D
+    for G's loss but skips D's update (training/balance.py).
+    """
+    models = context.models
+    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+        painting = paint(context, batch)
+        judgement = judge(context, painting) if adversarial_stage else None
+        g_total, g_terms = generator_objective(context, painting, judgement)
+        if adversarial_stage:
+            d_total, d_terms = discriminator_objective(context, judgement)
+    _update(g_tape, g_total, models.g_variables, models.g_optimizer)
+    if adversarial_stage and update_discriminator:
+        _update(d_tape, d_total, models.discriminator.trainable_variables,
+                models.d_optimizer)
+    metrics = (discriminator_metrics(context, judgement, d_total, d_terms)
+               if adversarial_stage else {})
+    return {**metrics, **generator_metrics(context, painting, g_total, g_terms)}
+
+
+def _update(tape, loss, variables, optimizer):
+    optimizer.apply_gradients(zip(precision.gradients(tape, loss, variables, optimizer),
+                                  variables))
+
+
+def paint(context, batch):
+    """Codes for the batch's styles (bank, encoder, mixed) and G's fakes of them."""
+    models = context.models
+    content, style = batch["content"], batch["style"]
+    batch_size = tf.shape(content)[0]
+    codes = models.bank(batch["style_id"])
+    identity, encoder_terms = None, {}
+    if models.style_encoder is not None:
+        identity, style = draw_identity(context, content, style)
+    # Targets need no gradient: one VGG pass over content and style together.
+    targets = context.feature_extractor(tf.concat([content, style], axis=0))
+    if models.style_encoder is not None:
+        style_features = {name: value[batch_size:] for name, value in targets.items()}
+        codes, encoder_terms = encoder_codes(context, identity, style, style_features,
+                                             codes)
+    mixed_codes, mix_weights = mix_codes(context, codes, identity)
+    fake = models.generator([content, generator_lib.as_code_map(mixed_codes)],
+                            training=True)
+    return Painting(content, style, targets, codes, mixed_codes, fake, identity,
+                    mix_weights, encoder_terms)
+
+
+def draw_identity(context, content, style):
+    """Identity examples: with probability identity_prob an example's style is its
+    content. Returns (identity [B] bool, the style images with those swapped in)."""
+    identity = (tf.random.uniform([tf.shape(content)[0]])
+                < context.loss_config.identity_prob)
+    return identity, tf.where(identity[:, None, None, None], content, style)
+
+
+def encoder_codes(context, identity, style, style_features, bank_codes):
+    """Swaps in encoder codes, with probability encoder_prob and always for identity
+    examples (`style` holds the content there); returns (codes, {"encoder": pull})."""
+    style_encoder = context.models.style_encoder
+    use_encoder = (tf.random.uniform([tf.shape(style)[0]])
+                   < context.loss_config.encoder_prob)
+    if context.encoder_reads_step_features:
+        codes_from_images = style_encoder.head(
+            {layer: style_features[layer] for layer in style_encoder.vgg_layers},
+            training=True)
+    else:
+        codes_from_images = style_encoder.model(style, training=True)
+    # G paints from the encoder's codes but does not move them: the encoder learns
+    # only to hit the bank, or its pull toward the bank stalls.
+    codes = tf.where((identity | use_encoder)[:, None],
+                     tf.stop_gradient(codes_from_images), bank_codes)
+    # The bank is the reference the encoder learns to hit, not the other way round.
+    pull = tf.reduce_mean(tf.square(codes_from_images
+                                    - tf.stop_gradient(bank_codes)), axis=1)
+    return codes, {"encoder": context.average(tf.where(identity, 0.0, pull))}
+
+
+def mix_codes(context, codes, identity):
+    """With probability mix_prob, an example's code mixed with its neighbour's.
+    Returns (codes, mix weights [B] or None when mix_prob is 0)."""
+    if context.loss_config.mix_prob <= 0:
+        return codes, None
+    # An identity example must give its content back, so its code is never mixed
+    # (a neighbour may still mix with its content's code).
+    weights = random_mix_weights(tf.shape(codes)[0], context.loss_config.mix_prob,
+                                 keep=identity)
+    return mix_with_neighbour(codes, weights), weights
+
+
+def judge(context, painting):
+    """D on the fakes (with the codes they were painted with) and on the real style
+    images (with their own, unmixed codes), with R1 on the real ones."""
+    discriminator = context.models.discriminator
+    fake_logits = discriminator([painting.fake, painting.codes], training=True)
+    real_logits, r1 = adversarial.real_logits_and_r1(discriminator, painting.style,
+                                                     painting.real_codes)
+    return Judgement(fake_logits, real_logits, r1)
+
+
+def generator_objective(context, painting, judgement=None):
+    """G's loss: (total, {term: value}), every term averaged over the global batch.
+
+        total = w_content content + w_style style + w_tv tv + w_keep keep
+                [+ w_encoder encoder + w_identity identity]   (style encoder on)
+                [+ w_adv adv]                                  (adversarial stage)
+    """
+    total, terms = perceptual_objective(context, painting)
+    additions = [keep_objective(context, painting)]
+    if context.models.style_encoder is not None:
+        additions.append(encoder_objective(context, painting))
+    if judgement is not None:
+        additions.append(adversarial_objective(context, judgement))
+    for weighted, added_terms in additions:
+        total += weighted
+        terms.update(added_terms)
+    return total, terms
+
+
+def perceptual_objective(context, painting):
+    """Content, Gram style and TV losses of the fakes: (weighted sum, terms).
+
+    A mixed example's Gram targets are mixed with its code's weights, so a blended
+    code is trained toward the blended style statistics.
+    """
+    batch_size = tf.shape(painting.content)[0]
+    targets = painting.targets
+    fake_features = context.feature_extractor(painting.fake)
+    content = sum(
+        perceptual.content_loss(fake_features[name], targets[name][:batch_size])
+        for name in context.vgg_config.content_layers)
+    style_layers = context.vgg_config.style_layers
+    target_grams = perceptual.gram_matrices(
+        [tf.stop_gradient(targets[name][batch_size:]) for name in style_layers])
+    if painting.mix_weights is not None:
+        target_grams = [mix_with_neighbour(gram, painting.mix_weights)
+                        for gram in target_grams]
+    style = perceptual.style_loss(
+        perceptual.gram_matrices([fake_features[name] for name in style_layers]),
+        target_grams)
+    terms = {"content": context.average(content), "style": context.average(style),
+             "tv": context.average(perceptual.total_variation(painting.fake))}
+    loss = context.loss_config
+    return (loss.content_weight * terms["content"] + loss.style_weight * terms["style"]
+            + loss.tv_weight * terms["tv"]), terms
+
+
+def keep_objective(context, painting):
+    """Keep-gate hinge: gate >= 1 for the content's own code (identity examples),
+    <= 0 for every other, i.e. |clip(gate, 0, 1) - target| continued beyond the
+    bounds. The codes are not moved by it. Returns (weighted, {"keep": value})."""
+    gate = generator_lib.keep_gate(context.models.generator,
+                                   tf.stop_gradient(painting.codes))
+    keep = tf.nn.relu(gate)
+    if painting.identity is not None:
+        keep = tf.where(painting.identity, tf.nn.relu(1.0 - gate), keep)
+    term = context.average(keep)
+    return context.loss_config.keep_weight * term, {"keep": term}
+
+
+def encoder_objective(context, painting):
+    """The encoder's pull toward the bank and, on identity examples, L1 between the
+    fake and the content it must give back: (weighted, {"encoder", "identity"})."""
+    identity = context.average(tf.where(
+        painting.identity,
+        tf.reduce_mean(tf.abs(painting.fake - painting.content), axis=[1, 2, 3]), 0.0))
+    terms = {**painting.encoder_terms, "identity": identity}
+    loss = context.loss_config
+    return (loss.encoder_weight * terms["encoder"]
+            + loss.identity_weight * terms["identity"]), terms
+
+
+def adversarial_objective(context, judgement):
+    """G's adversarial loss on D's fake logits: (weighted, {"adv": value})."""
+    loss = context.loss_config
+    term = context.average(adversarial.generator_loss(judgement.fake_logits,
+                                                      loss.adversarial))
+    return loss.adv_weight * term, {"adv": term}
+
+
+def discriminator_objective(context, judgement):
+    """D's loss: (adv + w_r1 r1, {"adv", "r1"}), averaged over the global batch."""
+    loss = context.loss_config
+    terms = {"adv": context.average(adversarial.discriminator_loss(
+                 judgement.real_logits, judgement.fake_logits, loss.adversarial)),
+             "r1": context.average(judgement.r1)}
+    return terms["adv"] + loss.r1_weight * terms["r1"], terms
+
+
+def discriminator_metrics(context, judgement, d_total, d_terms):
+    """D's loss terms and how it judges: {tag: scalar}."""
+    metrics = {f"loss/D/{k}": v for k, v in d_terms.items()}
+    metrics["loss/D/total"] = d_total
+    metrics["D/real_prob"] = context.average(
+        adversarial.d_probabilities(judgement.real_logits))
+    metrics["D/fake_prob"] = context.average(
+        adversarial.d_probabilities(judgement.fake_logits))
+    metrics["D/accuracy"] = context.average(adversarial.d_accuracy(
+        judgement.real_logits, judgement.fake_logits, context.loss_config.adversarial))
+    return metrics
+
+
+def generator_metrics(context, painting, g_total, g_terms):
+    """G's loss terms and the spread of its fakes: {tag: scalar}."""
+    metrics = {f"loss/G/{k}": v for k, v in g_terms.items()}
+    metrics["loss/G/total"] = g_total
+    # Near 0 when G paints flat images (a collapse, training/guards.py).
+    metrics["G/output_std"] = context.average(
+        tf.math.reduce_std(painting.fake, axis=[1, 2, 3]))
+    return metrics
 
 
 def random_mix_weights(batch_size, mix_prob, keep=None):
@@ -230,13 +376,14 @@ def random_mix_weights(batch_size, mix_prob, keep=None):
 
 
 def mix_with_neighbour(values, weights):
-    """t * values + (1 - t) * (the batch neighbour's values), per example.
-
-    Codes and Gram targets are mixed with the same t, so a blended code is trained
-    toward the blended style statistics.
-    """
-    weights = tf.reshape(weights, [-1] + [1] * (len(values.shape) - 1))
-    return weights * values + (1.0 - weights) * tf.roll(values, shift=1, axis=0)
+    """t * values + (1 - t) * (the batch neighbour's values), per example, through
+    models.style.mix: each example's value and its neighbour's are a pair of codes
+    [B, 2, D] (trailing axes flattened) with weights [B, 2] = [t, 1 - t]."""
+    shape = tf.shape(values)
+    flat = tf.reshape(values, [shape[0], -1])
+    pairs = tf.stack([flat, tf.roll(flat, shift=1, axis=0)], axis=1)
+    pair_weights = tf.stack([weights, 1.0 - weights], axis=1)
+    return tf.reshape(style_lib.mix(pairs, pair_weights), shape)
 
 
 def make_distributed_step(strategy, replica_step, jit_compile=False):
