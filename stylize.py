@@ -81,7 +81,7 @@ if __name__ == "__main__":
         "style", [], "Style name or style image path, optionally :weight (repeat to fuse).")
     _MASK = flags.DEFINE_multi_string(
         "mask", [], "One per --style: a grayscale image or left/right/top/bottom/radial/"
-        "all; prefix ~ inverts. Masks are normalised per pixel.")
+        "checkerboard/all; prefix ~ inverts. Masks are normalised per pixel.")
     _STRENGTH = flags.DEFINE_float(
         "strength", 1.0, "In [0, 1]: 0 keeps the content (its own code), 1 the full style.")
     _COARSE = flags.DEFINE_string("coarse_style", None,

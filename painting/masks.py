@@ -9,9 +9,11 @@ from absl import logging
 from models import generator as generator_lib
 from painting import images
 
-# Shorthand masks: soft halves (a smooth step over the middle fifth of the image) and a
-# centre disc fading out towards the corners. "~" before any mask inverts it.
-MASK_SHORTHANDS = ("all", "left", "right", "top", "bottom", "radial")
+# Shorthand masks: soft halves (a smooth step over the middle fifth of the image), a
+# centre disc fading out towards the corners, and a board of hard-edged squares (1 on
+# the top-left square and every other one). "~" before any mask inverts it.
+MASK_SHORTHANDS = ("all", "left", "right", "top", "bottom", "radial", "checkerboard")
+CHECKERBOARD_SQUARES = 4  # squares along each side of the image
 # A mask must have the content's aspect ratio within this relative tolerance.
 MASK_ASPECT_TOLERANCE = 0.02
 
@@ -56,6 +58,10 @@ def _shorthand_mask(name, height, width):
     if name in ("top", "bottom"):
         step = _smoothstep(0.4, 0.6, y) * ones
         return 1.0 - step if name == "top" else step
+    if name == "checkerboard":
+        squares = (np.floor(CHECKERBOARD_SQUARES * y).astype(np.int32)
+                   + np.floor(CHECKERBOARD_SQUARES * x).astype(np.int32))
+        return (squares % 2 == 0).astype(np.float32)
     radius = np.sqrt((x - 0.5) ** 2 + (y - 0.5) ** 2) / np.sqrt(0.5)
     return (1.0 - _smoothstep(0.3, 0.7, radius)).astype(np.float32)
 

@@ -7,7 +7,8 @@ import tensorflow as tf
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib
-from painting import images, loading, painter as painter_lib, plan as plan_lib, tiling
+from painting import images, loading, masks as masks_lib, painter as painter_lib
+from painting import plan as plan_lib, tiling
 from tests.helpers import make_codes_matter
 from storage import atomic
 
@@ -82,6 +83,18 @@ def test_left_right_masks_paint_each_half_in_its_style(model, content):
     right_error = [np.abs(halves[:, -4:] - plain(model, content, i)[:, -4:]).mean()
                    for i in (0, 1)]
     assert left_error[0] < left_error[1] and right_error[1] < right_error[0]
+
+
+def test_checkerboard_mask_alternates_squares_and_its_inverse_fills_the_rest():
+    board = masks_lib.mask_from_spec("checkerboard", 8, 8)
+    expected = np.kron([[1, 0, 1, 0], [0, 1, 0, 1]] * 2, np.ones((2, 2)))
+    np.testing.assert_array_equal(board, expected)
+    np.testing.assert_array_equal(masks_lib.mask_from_spec("~checkerboard", 8, 8),
+                                  1 - expected)
+    # Each style owns its squares of the code map: weights are exactly 0 or 1.
+    weights = masks_lib.mask_weights(["checkerboard", "~checkerboard"], 32, 32)
+    np.testing.assert_array_equal(weights[..., 0], expected)
+    np.testing.assert_array_equal(weights.sum(axis=-1), 1.0)
 
 
 def test_strength_one_equals_plain_style_and_zero_uses_the_content_code(model, content):
