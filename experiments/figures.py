@@ -469,9 +469,8 @@ def strength_figure(run, options, contents, styles):
         distances.append([float(np.mean(np.abs(tile - image))) for tile in painted])
         gates.append([keep_gate_of(run, coarse) for coarse, _ in fields])
         rows.append([image] + painted + [style_image(run, name, options.size)])
-    # How close a = 0 comes to giving the content back (mean |output - content|, RGB
-    # in [0, 1]), and how much of that is G's keep gate, per strength, averaged over
-    # the rows.
+    # Per strength, averaged over the rows: mean |output - content| (RGB in [0, 1])
+    # and G's keep gate, so a = 0 shows how close it comes to the content and why.
     mean_distances = np.mean(distances, axis=0)
     atomic.write_json(os.path.join(options.output, "fig6_strength.json"), {
         "style": name, "contents": [os.path.basename(path) for path in contents[:2]],

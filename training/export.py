@@ -60,7 +60,8 @@ def export_generator(export_dir, generator, bank, style_names, encoder=None,
     _save_keras_atomically(generator,
                            os.path.join(export_dir, workdir_lib.GENERATOR_FILE))
     if encoder is not None:
-        _save_keras_atomically(encoder, os.path.join(export_dir, workdir_lib.ENCODER_FILE))
+        _save_keras_atomically(encoder,
+                               os.path.join(export_dir, workdir_lib.ENCODER_FILE))
     if saved_model:
         export_saved_model(os.path.join(export_dir, workdir_lib.SAVED_MODEL_DIR),
                            generator, codes, encoder)
