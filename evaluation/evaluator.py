@@ -29,11 +29,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import painting
 from data import pipeline
 from evaluation import baselines, classifier as classifier_lib, metrics
 from experiments import common
 from losses import perceptual
-import painting
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib
