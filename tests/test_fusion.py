@@ -389,3 +389,16 @@ def test_train_step_with_every_example_identity_ignores_mix_prob():
                                    adversarial=False)[1])
     for tag in ("loss/G/identity", "loss/G/style", "loss/G/content"):
         np.testing.assert_allclose(losses[1][tag], losses[0][tag], rtol=1e-5)
+
+
+def test_painter_paints_any_size_and_crops_back_to_it(model):
+    generator, source = model
+    painter = painter_lib.Painter(generator, source)
+    odd = np.random.RandomState(6).uniform(size=(30, 42, 3)).astype(np.float32)
+    plan = painter.plan(styles=["alpha", "beta"], masks=["left", "right"])
+    painted = painter.paint(odd, plan, preserve_color=True)
+    assert painted.shape == odd.shape
+    padded, (height, width) = images.pad_to_stride(odd)
+    assert padded.shape[:2] == (32, 44) and (height, width) == (30, 42)
+    whole = painter.paint_fields(padded, *painter.fields(odd, plan))[:30, :42]
+    np.testing.assert_array_equal(painted, images.preserve_color(odd, whole))
