@@ -29,14 +29,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import painting
 from data import pipeline
 from evaluation import baselines, classifier as classifier_lib, metrics
 from experiments import common
 from losses import perceptual
 from models import generator as generator_lib
+from models import style as style_lib
 from models import vgg as vgg_lib
 from storage import atomic
-from training import export, summaries
+from storage import workdir as workdir_lib
+from training import summaries
 
 METHODS = ("ours", "identity", "gatys")
 FUSION_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -71,19 +74,6 @@ class Options:
 # --------------------------------------------------------------------------- settings
 
 
-def find_run_config(model_path):
-    """(config dict, workdir) of the run holding `model_path`, or (None, None)."""
-    if not model_path:
-        return None, None
-    export_dir = export.resolve_export_dir(model_path)
-    for workdir in (model_path, os.path.dirname(os.path.abspath(export_dir))):
-        path = os.path.join(workdir, "config.json")
-        if os.path.isfile(path):
-            with open(path) as f:
-                return json.load(f), workdir
-    return None, None
-
-
 def resolve_settings(options):
     """All settings of the evaluation as a plain dict (recorded in metrics.json)."""
     unknown = sorted(set(options.methods) - set(METHODS))
@@ -99,7 +89,7 @@ def resolve_settings(options):
     if "ours" in options.methods and not options.model:
         raise ValueError("--model is required to evaluate method 'ours'; expected a "
                          "run's workdir or export folder.")
-    config, workdir = find_run_config(options.model)
+    config, workdir = painting.find_run_config(options.model)
     defaults = common.base_config()
     vgg = dict(config["vgg"]) if config else defaults.vgg.to_dict()
     loss = dict(config["loss"]) if config else defaults.loss.to_dict()
@@ -152,20 +142,22 @@ def _data_dir(flag_value, config, workdir, kind):
     flag = "--content_dir" if kind == "content" else "--style_dir"
     if config is None:
         raise ValueError(f"{flag} is required when --model is not a run with a "
-                         "config.json.")
-    if config["data"]["demo"]:
-        return _demo_folder(workdir, kind)
-    return config["data"]["content_dir" if kind == "content" else "style_dir"]
-
-
-def _demo_folder(workdir, name):
-    folder = os.path.join(workdir, "demo_data", name)
-    if not os.path.isdir(folder):
+                         f"{workdir_lib.CONFIG_FILE}.")
+    content_dir, style_dir = workdir_lib.data_folders(config, workdir)
+    folder = content_dir if kind == "content" else style_dir
+    if config["data"]["demo"] and not os.path.isdir(folder):
         raise ValueError(f"The run in {workdir} trained on demo data but {folder} is "
                          f"missing; pass --content_dir and --style_dir, or regenerate "
                          f"it with: python -m data.samples --output "
-                         f"{os.path.join(workdir, 'demo_data')}")
+                         f"{workdir_lib.demo_data_dir(workdir)}")
     return folder
+
+
+def describe_features(settings, description):
+    """The settings with the VGG weights actually loaded (known once the network is
+    built): vgg.weights_description and the name of the Frechet distance."""
+    return {**settings, "vgg": {**settings["vgg"], "weights_description": description},
+            "fd_name": f"FD-VGG19({description})"}
 
 
 def _check_output(output, settings):
@@ -335,18 +327,6 @@ def gather_targets(style_data, style_ids):
 # --------------------------------------------------------------------------- methods
 
 
-def load_model(model_path):
-    """(stylize(images, codes) tf.function, bank names, bank codes) from an export."""
-    # Only the first three fields: the export may gain more (e.g. a style encoder).
-    generator, names, codes = export.load_export(model_path)[:3]
-
-    @tf.function
-    def stylize(images, codes):
-        return generator([images, generator_lib.as_code_map(codes)], training=False)
-
-    return stylize, list(names), np.asarray(codes, np.float32)
-
-
 @dataclasses.dataclass
 class Method:
     run: object       # (contents [B, S, S, 3], style_ids [B]) -> outputs
@@ -373,12 +353,11 @@ def make_method(name, settings, network, style_data, model):
         # One step traces the optimisation step as well as the full run would.
         return Method(run_gatys, lambda contents, style_ids: run_gatys(
             contents, style_ids, steps=1))
-    stylize, bank_names, codes = model
-    bank_ids = bank_indices(style_data.names, bank_names, settings["style_dir"])
+    bank_ids = bank_indices(style_data.names, model.names, settings["style_dir"])
 
     def run_ours(contents, style_ids):
-        return stylize(tf.convert_to_tensor(contents, tf.float32),
-                       tf.constant(codes[bank_ids[np.asarray(style_ids)]]))
+        return model.paint_codes(contents,
+                                 model.source.codes[bank_ids[np.asarray(style_ids)]])
 
     return Method(run_ours, run_ours)
 
@@ -400,10 +379,9 @@ def evaluate(options):
     """Runs the whole evaluation; returns (results dict, csv rows)."""
     settings = resolve_settings(options)
     # First: a damaged model fails in a second, not after the features are computed.
-    model = load_model(settings["model"]) if "ours" in settings["methods"] else None
+    model = painting.load(settings["model"]) if "ours" in settings["methods"] else None
     network = FeatureNetwork(settings["vgg"])
-    settings["vgg"]["weights_description"] = network.description
-    settings["fd_name"] = f"FD-VGG19({network.description})"
+    settings = describe_features(settings, network.description)
     content_files = pipeline.keep_readable_images(
         pipeline.list_images(settings["content_dir"]), settings["content_dir"])
     if settings["max_contents"]:
@@ -532,22 +510,22 @@ def fusion_path(model, contents, style_data, network, settings):
     Spearman(w, .) of p_b and t (monotone path: +1) and metrics.path_smoothness of t
     and of the two-way posterior, averaged over contents, plus the mean curves.
     """
-    stylize, bank_names, codes = model
     pair = list(settings["fusion_pair"]) or style_data.names[:2]
     if len(pair) != 2 or any(name not in style_data.names for name in pair):
         raise ValueError(f"--fusion_pair={','.join(pair)} must name two of the evaluated "
                          f"styles {style_data.names}.")
     style_a, style_b = (style_data.names.index(name) for name in pair)
-    bank_a, bank_b = bank_indices(pair, bank_names, settings["style_dir"])
+    bank_pair = bank_indices(pair, model.names, settings["style_dir"])
     weights = FUSION_WEIGHTS[:, None].astype(np.float32)
-    fused = tf.constant((1 - weights) * codes[bank_a] + weights * codes[bank_b])
+    fused = style_lib.mix(model.source.codes[bank_pair],
+                          np.concatenate([1 - weights, weights], axis=1))
     curves = {key: [] for key in ("posterior_b", "two_way_posterior_b",
                                   "gram_distance_a", "gram_distance_b",
                                   "relative_position")}
     strips = []
     for content in contents[:settings["fusion_contents"]]:
         images = tf.constant(np.repeat(content[None], len(FUSION_WEIGHTS), axis=0))
-        outputs = np.asarray(stylize(images, fused))
+        outputs = np.asarray(model.paint_codes(images, fused))
         strips.append(outputs)
         output_grams = perceptual.gram_matrices(network.style_features(network(outputs)))
         distance_a, distance_b = (

@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from storage import workdir as workdir_lib  # noqa: E402
+
 EVAL_FOLDER = "eval_ablation"
 # (csv key, markdown header, summary key of evaluate.py, format)
 COLUMNS = (("content_ssim", "content SSIM", "ssim_y", "{:.3f}"),
@@ -43,14 +45,15 @@ def find_runs(paths):
     sorted by name within each path."""
     runs = []
     for path in paths:
-        if os.path.exists(os.path.join(path, "config.json")):
+        if os.path.exists(workdir_lib.config_path(path)):
             runs.append(path)
             continue
         if not os.path.isdir(path):
             raise ValueError(f"--runs entry {path!r} is neither a run workdir (with a "
                              f"config.json) nor a folder of runs.")
         found = sorted(os.path.join(path, name) for name in os.listdir(path)
-                       if os.path.exists(os.path.join(path, name, "config.json")))
+                       if os.path.exists(workdir_lib.config_path(
+                           os.path.join(path, name))))
         if not found:
             raise ValueError(f"--runs entry {path!r} holds no run (no sub-folder with "
                              f"a config.json).")
@@ -60,8 +63,8 @@ def find_runs(paths):
 
 def trained_steps(run):
     """(steps of the newest checkpoint, its index file's mtime) of `run`."""
-    import tensorflow as tf
-    prefix = tf.train.latest_checkpoint(os.path.join(run, "checkpoints"))
+    from painting import loading
+    prefix = loading.latest_checkpoint(run)
     if prefix is None:
         raise ValueError(f"Run {run} has no checkpoint to evaluate.")
     return int(prefix.rsplit("-", 1)[1]), os.path.getmtime(prefix + ".index")

@@ -46,8 +46,8 @@ from tensorflow.python.profiler import option_builder  # noqa: E402
 from data import pipeline, samples  # noqa: E402
 from experiments import quickstart  # noqa: E402
 from losses import adversarial  # noqa: E402
-from models import fusion, tiling  # noqa: E402
 from models import generator as generator_lib  # noqa: E402
+import painting  # noqa: E402
 from storage import atomic  # noqa: E402
 from training import step as step_lib  # noqa: E402
 from training import strategy as strategy_lib  # noqa: E402
@@ -311,22 +311,28 @@ def step_parts(models, features, batch):
 def inference(sizes, untiled_sizes=(), variant_name="small", code_dim=64,
               tile_size=512, tile_overlap=128):
     """ms per image as stylize.py paints it: whole up to `tile_size`, in exact tiles
-    (models/tiling.py) above it; then `untiled_sizes` painted whole, for the trade
+    (painting/tiling.py) above it; then `untiled_sizes` painted whole, for the trade
     (time vs memory) the tile size sets. Run before the other sections and in this
     order, so each peak RSS is this section's so far; reported with the RSS at its
     start (the extra memory is the difference)."""
-    import stylize  # noqa: PLC0415  (the script paints; only this section needs it)
     generator = generator_lib.build_generator(variant_name, code_dim)
-    painter = tiling.TiledPainter(generator, tile_size, tile_overlap)
-    field = fusion.CodeField(np.random.RandomState(0).normal(size=(1, code_dim)).astype(
-        np.float32), np.ones(1, np.float32))
+    codes = np.random.RandomState(0).normal(size=(1, code_dim)).astype(np.float32)
+    source = painting.StyleSource(["random"], codes)
+    tiled_painter = painting.Painter(generator, source, tile_size=tile_size,
+                                     tile_overlap=tile_overlap)
+    # Tiles larger than every image: painted whole.
+    largest = -(-max(list(sizes) + list(untiled_sizes)) // 4) * 4
+    whole_painter = painting.Painter(generator, source,
+                                     tile_size=max(largest, tile_size),
+                                     tile_overlap=tile_overlap)
+    field = painting.CodeField(codes, np.ones(1, np.float32))
     results = {"rss_mb_at_start": peak_rss_mb(), "tile_size": tile_size}
     runs = [(size, size > tile_size) for size in sizes]
     runs += [(size, False) for size in untiled_sizes]
     for size, tiled in runs:
         image = np.random.RandomState(size).uniform(size=(size, size, 3)).astype(np.float32)
-        seconds = seconds_per_call(stylize.run_generator, generator, image, field, None,
-                                   painter if tiled else None,
+        painter = tiled_painter if tiled else whole_painter
+        seconds = seconds_per_call(painter.paint_fields, image, field, None,
                                    min_calls=1 if size > tile_size else 2,
                                    min_seconds=min(_MIN_SECONDS.value, 1.0))
         key = str(size) if tiled or size <= tile_size else f"{size}_untiled"

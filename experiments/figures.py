@@ -7,7 +7,7 @@ r"""Regenerates every figure of the README from a trained run, as PNGs, in one c
         --output=figures      # trains the run first if it has no export yet
 
 Every image is a real output of the run's exported generator; every fusion goes
-through stylize.py / models/fusion.py (style codes), as a user's command would.
+through the painting library (style codes), as stylize.py's would.
 
   1 headline         a landscape photo in "The Starry Night", beside content and style
   2 grid             contents x styles (first row: the style images)
@@ -27,7 +27,6 @@ missing) is skipped with a logged reason; asked for by --only, it is an error.
 import dataclasses
 import glob
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -92,8 +91,7 @@ class Options:
 @dataclasses.dataclass
 class Run:
     """A loaded run: its generator and codes, and where its data and events are."""
-    generator: object
-    source: object                # models.fusion.StyleSource
+    painter: object               # painting.Painter
     model_path: str               # the export folder read
     note: str                     # "" or "checkpoint step N" for an unfinished run
     workdir: str                  # None for an export without its run
@@ -112,11 +110,11 @@ class FigureSkipped(Exception):
 
 def ensure_trained(options):
     """Trains the run with train.py when --train is given and the run has no export."""
-    from training import export
+    from painting import loading
     if not options.train:
         return
     try:
-        export.resolve_export_dir(options.run)
+        loading.resolve_export_dir(options.run)
         logging.info("%s already has an export: not training it again.", options.run)
         return
     except ValueError:
@@ -139,12 +137,14 @@ def locate_model(options):
     """(model folder, note): the run's export; for a run without one (still
     training), an export of its newest checkpoint written to <output>/checkpoint_export
     (the run's own folder is never written), noted with its step."""
+    from painting import loading
+    from storage import workdir as workdir_lib
     from training import export
     try:
-        export.resolve_export_dir(options.run)
+        loading.resolve_export_dir(options.run)
         return options.run, ""
     except ValueError:
-        if not os.path.isdir(os.path.join(options.run, "checkpoints")):
+        if not os.path.isdir(workdir_lib.checkpoint_dir(options.run)):
             raise
     path = os.path.join(options.output, "checkpoint_export")
     step = export.export_checkpoint(options.run, path)
@@ -154,37 +154,33 @@ def locate_model(options):
 
 
 def load_run(options):
-    import stylize
+    import painting
     from data import pipeline
-    from evaluation import evaluator
+    from storage import workdir as workdir_lib
     model_path, note = locate_model(options)
-    generator, source = stylize.load_source(model_path)
+    painter = painting.load(model_path)
     if note:  # the checkpoint's export is not inside the run
         workdir = options.run
-        with open(os.path.join(workdir, "config.json")) as f:
-            config = json.load(f)
+        config = workdir_lib.read_config(workdir)
     else:
-        config, workdir = evaluator.find_run_config(model_path)
-    data = config["data"] if config else None
-    if options.content_dir or not config:
-        content_dir = options.content_dir
-    else:
-        content_dir = (os.path.join(workdir, "demo_data", "content") if data["demo"]
-                       else resolve_folder(data["content_dir"]))
-    if options.style_dir or not config:
-        style_dir = options.style_dir
-    else:
-        style_dir = (os.path.join(workdir, "demo_data", "styles") if data["demo"]
-                     else resolve_folder(data["style_dir"]))
+        config, workdir = painting.find_run_config(model_path)
+    content_dir, style_dir = options.content_dir, options.style_dir
+    if config:
+        content_folder, style_folder = workdir_lib.data_folders(config, workdir)
+        if not config["data"]["demo"]:
+            content_folder = resolve_folder(content_folder)
+            style_folder = resolve_folder(style_folder)
+        content_dir = content_dir or content_folder
+        style_dir = style_dir or style_folder
     style_files = dict(zip(*pipeline.list_styles(style_dir))) if style_dir else {}
-    return Run(generator, source, model_path, note, workdir, config, content_dir,
-               style_dir, style_files)
+    return Run(painter, model_path, note, workdir, config, content_dir, style_dir,
+               style_files)
 
 
 def pick_styles(options, run):
     """The figure styles: --styles, else the preferred ones the bank has, filled up
     with the bank's other styles to at least four."""
-    bank = run.source.names
+    bank = run.painter.names
     if options.styles:
         unknown = [name for name in options.styles if name not in bank]
         if unknown:
@@ -225,20 +221,18 @@ def pick_contents(options, run):
 
 def code_fields(run, image, styles=(), **plan_options):
     """The (coarse, fine) code fields for one image [H, W, 3] with the fusion options
-    of stylize.py (styles, masks, strength, coarse/fine); fine is None without layer
-    fusion."""
-    from models import fusion
-    return fusion.make_plan(run.source, styles, **plan_options).fields(image, run.source)
+    of a painting plan (styles, masks, strength, coarse/fine); fine is None without
+    layer fusion."""
+    return run.painter.fields(image, run.painter.plan(styles=styles, **plan_options))
 
 
 def paint_fields(run, image, coarse, fine=None):
     """The generator's output for one image (H, W multiples of the stride)."""
-    import stylize
-    return np.clip(stylize.run_generator(run.generator, image, coarse, fine), 0.0, 1.0)
+    return np.clip(run.painter.paint_fields(image, coarse, fine), 0.0, 1.0)
 
 
 def paint(run, image, styles=(), **plan_options):
-    """The generator's output for one image with the fusion options of stylize.py."""
+    """The generator's output for one image with the fusion options of a plan."""
     return paint_fields(run, image, *code_fields(run, image, styles, **plan_options))
 
 
@@ -246,7 +240,8 @@ def keep_gate_of(run, field):
     """G's keep gate (the share of the photo blended into the output) for a uniform
     code field without layer fusion."""
     from models import generator as generator_lib
-    gate = generator_lib.keep_gate(run.generator, field.code_map()[:, 0, 0])[0]
+    gate = generator_lib.keep_gate(run.painter.generator,
+                                   field.code_map()[:, 0, 0])[0]
     return float(np.clip(gate, 0.0, 1.0))
 
 
@@ -371,15 +366,16 @@ def needs_styles(styles, count, figure):
 
 
 def headline_figure(run, options, contents, styles):
-    import stylize
+    import painting
     name = options.headline_style
     caption = ""
-    if name not in run.source.names:
+    if name not in run.painter.names:
         caption = (f"The model has no style {name!r}: shown with {styles[0]!r} "
                    f"instead.")
         logging.warning(caption)
         name = styles[0]
-    image, (height, width) = stylize.prepare_content(contents[0], options.headline_size)
+    image, (height, width) = painting.prepare_content(contents[0],
+                                                      options.headline_size)
     output = paint(run, image, [name])[:height, :width]
     style = style_at_height(run, name, height, width)
     return tile_figure([[image[:height, :width], style, output]],
@@ -442,7 +438,7 @@ def bilinear_fusion_figure(run, options, contents, styles):
 
 
 def spatial_fusion_figure(run, options, contents, styles):
-    from models import fusion
+    from painting import masks as masks_lib
     needs_styles(styles, 2, "Spatial fusion")
     style_a, style_b = styles[:2]
     size = options.size
@@ -452,7 +448,7 @@ def spatial_fusion_figure(run, options, contents, styles):
     bottom = [None, style_image(run, style_a, size), style_image(run, style_b, size)]
     for masks in layouts:
         top.append(paint(run, image, [style_a, style_b], masks=masks))
-        bottom.append(fusion.mask_from_spec(masks[0], size, size))
+        bottom.append(masks_lib.mask_from_spec(masks[0], size, size))
     labels = ["content", f"A: {short(style_a)}", f"B: {short(style_b)}",
               "A left, B right", "A centre, B outside"]
     return tile_figure([top, bottom], labels, ["output", "style / mask of A"],
@@ -460,7 +456,7 @@ def spatial_fusion_figure(run, options, contents, styles):
 
 
 def strength_figure(run, options, contents, styles):
-    if run.source.encoder is None:
+    if run.painter.source.encoder is None:
         raise FigureSkipped("Strength needs the style encoder (the content's own "
                             "code); this run has none (model.encoder=False).")
     from storage import atomic
@@ -473,9 +469,8 @@ def strength_figure(run, options, contents, styles):
         distances.append([float(np.mean(np.abs(tile - image))) for tile in painted])
         gates.append([keep_gate_of(run, coarse) for coarse, _ in fields])
         rows.append([image] + painted + [style_image(run, name, options.size)])
-    # How close a = 0 comes to giving the content back (mean |output - content|, RGB
-    # in [0, 1]), and how much of that is G's keep gate, per strength, averaged over
-    # the rows.
+    # Per strength, averaged over the rows: mean |output - content| (RGB in [0, 1])
+    # and G's keep gate, so a = 0 shows how close it comes to the content and why.
     mean_distances = np.mean(distances, axis=0)
     atomic.write_json(os.path.join(options.output, "fig6_strength.json"), {
         "style": name, "contents": [os.path.basename(path) for path in contents[:2]],

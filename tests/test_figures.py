@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import painting
 from experiments import figures, quickstart
 from models import generator as generator_lib
-from training import export, loop
+from training import loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
@@ -111,8 +112,8 @@ def test_defaults_fall_back_to_the_runs_own_styles_and_photos(trained_run, drawn
         "astronaut.jpg", "camera.jpg", "chelsea.jpg"]
     with pytest.raises(ValueError, match="not styles of the model"):
         figures.pick_styles(dataclasses.replace(options, styles=("monet",)), run)
-    without_encoder = dataclasses.replace(
-        run, source=dataclasses.replace(run.source, encoder=None))
+    without_encoder = dataclasses.replace(run, painter=painting.Painter(
+        run.painter.generator, dataclasses.replace(run.painter.source, encoder=None)))
     with pytest.raises(figures.FigureSkipped, match="needs the style encoder"):
         figures.strength_figure(without_encoder, options, [], ["hatching"])
 
@@ -131,7 +132,7 @@ def test_unfinished_run_is_drawn_from_its_newest_checkpoint(trained_run, tmp_pat
     image = tf.random.stateless_uniform([1, 16, 16, 3], seed=[1, 2])
     outputs = []
     for folder in (path, trained_run):
-        generator, names, codes = export.load_export(folder)
+        generator, names, codes = painting.load_export(folder)
         outputs.append(generator([image, generator_lib.as_code_map(codes[1:2])]))
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
     written = figures.make_figures(dataclasses.replace(options, only=("grid",),

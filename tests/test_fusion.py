@@ -1,20 +1,20 @@
-"""Fusion in code space (models/fusion.py) and tiled painting, on a built test model."""
+"""Fusion in code space (painting.plan, painting.masks) and tiled painting
+(painting.tiling), on a built test model."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import stylize
-from models import fusion
 from models import generator as generator_lib
 from models import style as style_lib
-from models import tiling
 from models import vgg as vgg_lib
+from painting import images, loading, masks as masks_lib, painter as painter_lib
+from painting import plan as plan_lib, tiling
 from tests.helpers import make_codes_matter
 from storage import atomic
 
 CODE_DIM = 8
 NAMES = ["alpha", "beta", "gamma"]
-# Tiled painting reproduces untiled painting up to float rounding (models/tiling.py):
+# Tiled painting reproduces untiled painting up to float rounding (painting/tiling.py):
 # measured max 5e-6 on this fixture's random model with strong norm heads.
 TILE_TOLERANCE = 1e-4
 
@@ -29,7 +29,7 @@ def model():
     features = vgg_lib.build_feature_extractor(["block1_conv1"], weights="random")
     encoder = style_lib.build_style_encoder(features, CODE_DIM, 16).model
     codes = np.random.RandomState(0).normal(size=(3, CODE_DIM)).astype(np.float32)
-    return generator, fusion.StyleSource(NAMES, codes, encoder, 32, "test-model")
+    return generator, loading.StyleSource(NAMES, codes, encoder, 32, "test-model")
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,9 @@ def content():
 
 def paint(model, content, **options):
     generator, source = model
-    plan = fusion.make_plan(source, **options)
+    plan = plan_lib.make_plan(source, **options)
     coarse, fine = plan.fields(content, source)
-    return stylize.run_generator(generator, content, coarse, fine)
+    return painter_lib.Painter(generator, source).paint_fields(content, coarse, fine)
 
 
 def plain(model, content, index):
@@ -85,11 +85,23 @@ def test_left_right_masks_paint_each_half_in_its_style(model, content):
     assert left_error[0] < left_error[1] and right_error[1] < right_error[0]
 
 
+def test_checkerboard_mask_alternates_squares_and_its_inverse_fills_the_rest():
+    board = masks_lib.mask_from_spec("checkerboard", 8, 8)
+    expected = np.kron([[1, 0, 1, 0], [0, 1, 0, 1]] * 2, np.ones((2, 2)))
+    np.testing.assert_array_equal(board, expected)
+    np.testing.assert_array_equal(masks_lib.mask_from_spec("~checkerboard", 8, 8),
+                                  1 - expected)
+    # Each style owns its squares of the code map: weights are exactly 0 or 1.
+    weights = masks_lib.mask_weights(["checkerboard", "~checkerboard"], 32, 32)
+    np.testing.assert_array_equal(weights[..., 0], expected)
+    np.testing.assert_array_equal(weights.sum(axis=-1), 1.0)
+
+
 def test_strength_one_equals_plain_style_and_zero_uses_the_content_code(model, content):
     generator, source = model
     np.testing.assert_array_equal(paint(model, content, styles=["gamma"], strength=1.0),
                                   plain(model, content, 2))
-    content_code = fusion.encode_image(content, source)
+    content_code = plan_lib.encode_image(content, source)
     expected = generator([tf.constant(content[None]),
                           tf.constant(content_code.reshape(1, 1, 1, -1))])[0]
     np.testing.assert_allclose(paint(model, content, styles=["gamma"], strength=0.0),
@@ -109,7 +121,7 @@ def test_encoder_codes_an_unseen_style_image(model, content, tmp_path):
     generator, source = model
     path = str(tmp_path / "unseen.png")
     atomic.write_png(path, np.random.RandomState(2).uniform(size=(40, 48, 3)))
-    code = fusion.style_code(path, source)
+    code = plan_lib.style_code(path, source)
     assert code.shape == (CODE_DIM,) and np.all(np.isfinite(code))
     output = paint(model, content, styles=[path + ":0.5", "alpha:0.5"])
     assert output.shape == content.shape
@@ -123,11 +135,11 @@ def test_tiled_matches_untiled_within_tolerance(model, height, width, fused):
         (height, width)).numpy()
     options = (dict(styles=["alpha", "beta"], masks=["left", "right"])
                if fused == "masks" else dict(coarse_style="alpha", fine_style="gamma"))
-    coarse, fine = fusion.make_plan(source, **options).fields(image, source)
-    untiled = stylize.run_generator(generator, image, coarse, fine)
-    painter = tiling.TiledPainter(generator, tile_size=128, overlap=64)
+    coarse, fine = plan_lib.make_plan(source, **options).fields(image, source)
+    untiled = painter_lib.Painter(generator, source).paint_fields(image, coarse, fine)
+    painter = painter_lib.Painter(generator, source, tile_size=128, tile_overlap=64)
     assert len(tiling.tile_starts(max(height, width), 128, 64)) >= 2
-    tiled = stylize.run_generator(generator, image, coarse, fine, painter)
+    tiled = painter.paint_fields(image, coarse, fine)
     assert np.abs(tiled - untiled).max() < TILE_TOLERANCE
 
 
@@ -173,7 +185,7 @@ def test_preserve_color_keeps_the_content_chroma():
         np.float32)
     output = np.random.RandomState(5).uniform(0.3, 0.7, size=(8, 8, 3)).astype(
         np.float32)
-    kept = fusion.preserve_color(content, output)
+    kept = images.preserve_color(content, output)
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     np.testing.assert_allclose(kept @ luma, output @ luma, atol=1e-5)
     np.testing.assert_allclose(kept - (kept @ luma)[..., None],
@@ -190,7 +202,7 @@ def test_preserve_color_keeps_the_content_chroma():
 ])
 def test_bad_fusion_options_are_clear_errors(model, options, message):
     with pytest.raises(ValueError, match=message):
-        fusion.make_plan(model[1], **options)
+        plan_lib.make_plan(model[1], **options)
 
 
 def test_bad_masks_are_clear_errors(model, content, tmp_path):
@@ -201,7 +213,7 @@ def test_bad_masks_are_clear_errors(model, content, tmp_path):
     unreadable.write_text("not an image")
     for mask, message in [(wrong_size, "aspect ratio"), (str(unreadable), "not a "
                           "readable image"), ("diagonal", "shorthands")]:
-        plan = fusion.make_plan(source, ["alpha", "beta"], masks=[mask, "right"])
+        plan = plan_lib.make_plan(source, ["alpha", "beta"], masks=[mask, "right"])
         with pytest.raises(ValueError, match=message):
             plan.fields(content, source)
 
@@ -210,11 +222,11 @@ def test_image_style_needs_an_encoder(model, tmp_path):
     _, source = model
     path = str(tmp_path / "s.png")
     atomic.write_png(path, np.ones((8, 8, 3)))
-    no_encoder = fusion.StyleSource(NAMES, source.codes, None, 32, "m")
+    no_encoder = loading.StyleSource(NAMES, source.codes, None, 32, "m")
     with pytest.raises(ValueError, match="no style encoder"):
-        fusion.make_plan(no_encoder, [path])
+        plan_lib.make_plan(no_encoder, [path])
     with pytest.raises(ValueError, match="no style encoder"):
-        fusion.make_plan(no_encoder, ["alpha"], strength=0.5)
+        plan_lib.make_plan(no_encoder, ["alpha"], strength=0.5)
 
 
 def encoder_run_config(**loss):
@@ -380,3 +392,16 @@ def test_train_step_with_every_example_identity_ignores_mix_prob():
                                    adversarial=False)[1])
     for tag in ("loss/G/identity", "loss/G/style", "loss/G/content"):
         np.testing.assert_allclose(losses[1][tag], losses[0][tag], rtol=1e-5)
+
+
+def test_painter_paints_any_size_and_crops_back_to_it(model):
+    generator, source = model
+    painter = painter_lib.Painter(generator, source)
+    odd = np.random.RandomState(6).uniform(size=(30, 42, 3)).astype(np.float32)
+    plan = painter.plan(styles=["alpha", "beta"], masks=["left", "right"])
+    painted = painter.paint(odd, plan, preserve_color=True)
+    assert painted.shape == odd.shape
+    padded, (height, width) = images.pad_to_stride(odd)
+    assert padded.shape[:2] == (32, 44) and (height, width) == (30, 42)
+    whole = painter.paint_fields(padded, *painter.fields(odd, plan))[:30, :42]
+    np.testing.assert_array_equal(painted, images.preserve_color(odd, whole))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import painting
 import stylize
 from data import pipeline
 from evaluation import evaluator
@@ -191,7 +192,7 @@ def test_training_on_hostile_folders_runs_and_logs_the_skipped_count(hostile,
 def test_stylize_paints_each_good_file_and_refuses_each_bad_one(export_dir, hostile,
                                                                  tmp_path):
     content, _, expected = hostile
-    model = stylize.load_source(export_dir)
+    model = painting.load(export_dir)
     for name, reason in sorted(expected.items()):
         path = os.path.join(content, name)
         output = str(tmp_path / (os.path.splitext(name)[0] + ".png"))
@@ -215,11 +216,11 @@ def test_stylize_paints_each_good_file_and_refuses_each_bad_one(export_dir, host
             original[f"{stem}_{extension[1:]}{extension}"] = name
             os.symlink(os.path.join(content, name), folder / f"{stem}_{extension[1:]}"
                        f"{extension}")
-    with pytest.raises(stylize.BatchError, match="is not a readable image: ") as error:
+    with pytest.raises(painting.BatchError, match="is not a readable image: ") as error:
         stylize.stylize(model, str(folder), str(tmp_path / "folder"), styles=["alpha"],
                         progress=False)
     failed = {os.path.basename(path) for path, _ in error.value.failures}
-    listed = {os.path.basename(path) for path in stylize.list_contents(str(folder))}
+    listed = {os.path.basename(path) for path in painting.list_contents(str(folder))}
     bad = {name for name in listed if expected[original[name]]}
     assert failed == bad and bad
     assert len(error.value.written) == len(listed) - len(failed) > 0

@@ -18,7 +18,8 @@ import ml_collections
 import pytest
 import tensorflow as tf
 
-from training import export, strategy as strategy_lib
+from painting import loading
+from training import strategy as strategy_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A launch took about 75 s on the 2-core machine and up to 3.5 min when it was shared
@@ -124,7 +125,7 @@ def test_two_workers_stop_together_on_sigterm_resume_and_end_identical(tmp_path)
         assert f"step {final_step}/{final_step}" in log_text
     # Identical weights on both workers, and in the chief's export.
     assert fingerprint(chief_log) == fingerprint(worker_log)
-    generator, _, _ = export.load_export(chief_workdir)
+    generator, _, _ = loading.load_export(chief_workdir)
     assert strategy_lib.weights_fingerprint(generator) == fingerprint(chief_log)
     # Everything in the workdir was written by the chief: its event files carry the
     # chief's process ids (one per launch), and the last sample grid is there.

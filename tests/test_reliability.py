@@ -16,7 +16,9 @@ import tensorflow as tf
 
 from experiments import paintings, quickstart
 from tests.test_train import read_scalars
-from training import config_check, export, guards, loop, step as step_lib
+from painting import loading
+from storage import workdir as workdir_lib
+from training import config_check, guards, loop, step as step_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -272,7 +274,7 @@ def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
     _, workdir = short_run
     export_dir = str(tmp_path / "export")
     shutil.copytree(os.path.join(workdir, "export"), export_dir)
-    model_path = os.path.join(export_dir, export.GENERATOR_FILE)
+    model_path = os.path.join(export_dir, workdir_lib.GENERATOR_FILE)
     if damage == "truncated":
         with open(model_path, "rb") as f:
             data = f.read()
@@ -290,8 +292,8 @@ def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
         models.generator.save(model_path)
         message = "codes of 8 values but the generator expects 12"
     with pytest.raises(ValueError, match=message) as error:
-        export.load_export(export_dir)
-    assert export.GENERATOR_FILE in str(error.value) or "styles.json" in str(error.value)
+        loading.load_export(export_dir)
+    assert workdir_lib.GENERATOR_FILE in str(error.value) or "styles.json" in str(error.value)
     import stylize
     from evaluation import evaluator
     demo = os.path.join(workdir, "demo_data")

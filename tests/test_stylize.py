@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import painting
 import stylize
 from experiments import quickstart
 from tests.helpers import make_codes_matter
@@ -101,7 +102,7 @@ def test_read_only_output_folder_is_an_error(export_dir, photo, tmp_path):
 
 
 def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path):
-    generator, _, codes = export.load_export(export_dir)
+    generator, _, codes = painting.load_export(export_dir)
     image = np.random.RandomState(1).uniform(size=(1, 24, 32, 3)).astype(np.float32)
     code = codes[1].reshape(1, 1, 1, -1)
     np.save(tmp_path / "image.npy", image)
@@ -144,7 +145,7 @@ def test_cli_lists_styles_and_paints(export_dir, photo, tmp_path):
 
 
 def test_tflite_export_runs_and_matches_the_keras_generator(export_dir, tmp_path):
-    generator, _, codes = export.load_export(export_dir)
+    generator, _, codes = painting.load_export(export_dir)
     path = str(tmp_path / "generator.tflite")
     export.export_tflite(path, generator, 32, 24, codes.shape[1])
     interpreter = tf.lite.Interpreter(model_path=path)
@@ -175,7 +176,7 @@ def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir
         truncated = f.read()[:60]  # a PNG signature, then the file ends
     (photos / "b.png").write_bytes(truncated)
     output = tmp_path / "out"
-    with pytest.raises(stylize.BatchError, match="b.png") as error:
+    with pytest.raises(painting.BatchError, match="b.png") as error:
         stylize.stylize(export_dir, str(photos), str(output), styles=["alpha"],
                         progress=False)
     assert "1 of 3 images failed" in str(error.value)
@@ -214,7 +215,8 @@ def test_a_workdir_without_export_is_painted_with_its_newest_checkpoint(tmp_path
         bank=models.bank, g_optimizer=models.g_optimizer,
         d_optimizer=models.d_optimizer, step=step, encoder=models.encoder)
     tf.train.CheckpointManager(checkpoint, str(workdir / "checkpoints"), 3).save(7)
-    generator, source = stylize.load_source(str(workdir))
+    painter = painting.load(str(workdir))
+    generator, source = painter.generator, painter.source
     assert source.names == NAMES
     np.testing.assert_array_equal(source.codes, models.bank.codes)
     image = tf.random.uniform((1, 16, 20, 3), seed=3)

@@ -13,7 +13,8 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from experiments import quickstart
-from training import export, loop, step as step_lib, summaries
+from painting import loading
+from training import loop, step as step_lib, summaries
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,12 +62,12 @@ def test_run_files_are_readable_by_others(trained_run):
 
 def test_export_reloads_in_safe_mode_and_matches(trained_run):
     config, workdir = trained_run
-    generator, names, codes = export.load_export(workdir)
+    generator, names, codes = loading.load_export(workdir)
     assert codes.shape == (len(names), config.model.code_dim)
     image = tf.random.uniform((1, 32, 32, 3), seed=0)
     code_map = tf.constant(codes[:1].reshape(1, 1, 1, -1))
     first = generator([image, code_map])
-    again, _, _ = export.load_export(os.path.join(workdir, "export"))
+    again, _, _ = loading.load_export(os.path.join(workdir, "export"))
     np.testing.assert_allclose(first, again([image, code_map]), atol=1e-6)
 
 

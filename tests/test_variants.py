@@ -11,8 +11,9 @@ from experiments import quickstart
 from losses import adversarial
 from models import discriminator as discriminator_lib
 from models import vgg as vgg_lib
+from painting import loading
 from training import balance as balance_lib, ema as ema_lib, loop, step as step_lib
-from training import export, warm_start
+from training import warm_start
 from tests.test_train import read_scalars
 
 CODE_DIM = 8
@@ -203,10 +204,9 @@ def staged_run(tmp_path_factory):
 def test_a_checkpoint_of_an_ema_run_loads_the_averaged_weights(staged_run):
     """stylize.py and figures read a workdir's checkpoint: an EMA run gives them the
     same averaged weights as its export, not the live ones."""
-    from training import export, restore
     workdir, models = staged_run
-    generator, _, codes, _, _, step = restore.load_checkpoint(str(workdir))
-    exported, _, exported_codes = export.load_export(str(workdir / "export"))[:3]
+    generator, _, codes, _, _, step = loading.load_checkpoint(str(workdir))
+    exported, _, exported_codes = loading.load_export(str(workdir / "export"))[:3]
     assert step == 4
     for loaded, averaged in zip(generator.get_weights(), exported.get_weights()):
         np.testing.assert_allclose(loaded, averaged, rtol=1e-6)
@@ -285,7 +285,7 @@ def test_ema_update_under_two_replica_mirrored_strategy():
 
 def test_ema_run_exports_the_average(staged_run):
     workdir, models = staged_run
-    _, _, codes = export.load_export(str(workdir))
+    _, _, codes = loading.load_export(str(workdir))
     reader = tf.train.load_checkpoint(str(workdir / "checkpoints" / "ckpt-4"))
     ema_codes = reader.get_tensor("ema_bank/codes/.ATTRIBUTES/VARIABLE_VALUE")
     np.testing.assert_allclose(codes, ema_codes, atol=1e-6)

@@ -1,5 +1,5 @@
-"""Exported models: the generator plus its style codes (and style encoder), loadable
-without the training code's config.
+"""Writes exported models: the generator plus its style codes (and style encoder),
+loadable without the training code's config (painting.loading reads them).
 
 An export is a folder holding
   generator.keras  the Keras model, loaded in safe mode: no pickled code runs;
@@ -13,25 +13,18 @@ An export is a folder holding
                    divisible by 4; codes are code maps [B, h, w, code_dim].
 A run's workdir holds its export in `<workdir>/export`.
 """
-import json
 import os
 import shutil
 import tempfile
-import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from models import generator as generator_lib  # noqa: F401  (registers layers)
-from models import style as style_lib  # noqa: F401  (registers layers)
-from models import vgg as vgg_lib  # noqa: F401  (registers the encoder's layers)
+from models import style as style_lib
+from painting import loading
 from storage import atomic
-
-GENERATOR_FILE = "generator.keras"
-ENCODER_FILE = "encoder.keras"
-STYLES_FILE = "styles.json"
-SAVED_MODEL_DIR = "saved_model"
+from storage import workdir as workdir_lib
 
 
 def _save_keras_atomically(model, path):
@@ -64,13 +57,15 @@ def export_generator(export_dir, generator, bank, style_names, encoder=None,
               "code_dim": int(codes.shape[1]), "image_range": [0.0, 1.0],
               "encoder": encoder is not None,
               "encoder_image_size": encoder_image_size}
-    _save_keras_atomically(generator, os.path.join(export_dir, GENERATOR_FILE))
+    _save_keras_atomically(generator,
+                           os.path.join(export_dir, workdir_lib.GENERATOR_FILE))
     if encoder is not None:
-        _save_keras_atomically(encoder, os.path.join(export_dir, ENCODER_FILE))
+        _save_keras_atomically(encoder,
+                               os.path.join(export_dir, workdir_lib.ENCODER_FILE))
     if saved_model:
-        export_saved_model(os.path.join(export_dir, SAVED_MODEL_DIR), generator,
-                           codes, encoder)
-    atomic.write_json(os.path.join(export_dir, STYLES_FILE), styles)
+        export_saved_model(os.path.join(export_dir, workdir_lib.SAVED_MODEL_DIR),
+                           generator, codes, encoder)
+    atomic.write_json(workdir_lib.styles_path(export_dir), styles)
 
 
 def export_saved_model(path, generator, codes, encoder=None):
@@ -91,8 +86,7 @@ def export_saved_model(path, generator, codes, encoder=None):
                               name="fine_code")
 
     def fuse(image, weights):
-        weights = weights / tf.reduce_sum(weights)
-        code = tf.tensordot(weights, bank_codes, axes=1)
+        code = style_lib.mix(bank_codes, weights / tf.reduce_sum(weights))
         code_map = tf.tile(tf.reshape(code, [1, 1, 1, code_dim]),
                            [tf.shape(image)[0], 1, 1, 1])
         return generator([image, code_map], training=False)
@@ -146,69 +140,6 @@ def export_tflite(path, generator, height, width, code_dim):
     atomic.write_atomically(path, flatbuffer)
 
 
-def resolve_export_dir(path):
-    """Accepts a run's workdir or an export folder; returns the export folder."""
-    for candidate in (path, os.path.join(path, "export")):
-        if os.path.isfile(os.path.join(candidate, GENERATOR_FILE)):
-            return candidate
-    raise ValueError(
-        f"No exported model at {path!r}: expected {GENERATOR_FILE} and {STYLES_FILE} "
-        f"in it or in its 'export' sub-folder (a run writes them when it finishes).")
-
-
-def load_keras_model(path):
-    """A .keras model loaded in safe mode (no pickled code runs), or a ValueError
-    naming the file when it is damaged or not a model of this project."""
-    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
-        raise ValueError(f"{path} is not a whole .keras file (a zip archive): it is "
-                         f"cut short or something else; export it again from its run.")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # zip, JSON, HDF5 and deserialisation errors alike
-        detail = str(error).strip().split("\n")[0][:200]
-        raise ValueError(f"{path} cannot be loaded as a Keras model "
-                         f"({type(error).__name__}: {detail}); export it again from "
-                         f"its run.") from error
-
-
-def load_export(path):
-    """Returns (generator, style_names, codes [num_styles, code_dim] float32).
-
-    Raises:
-      ValueError: if the files are damaged or do not belong together.
-    """
-    export_dir = resolve_export_dir(path)
-    generator = load_keras_model(os.path.join(export_dir, GENERATOR_FILE))
-    styles = load_styles(export_dir)
-    codes = np.asarray(styles["codes"], np.float32)
-    expected = generator.inputs[1].shape[-1]
-    if codes.ndim != 2 or codes.shape[1] != expected:
-        raise ValueError(
-            f"{os.path.join(export_dir, STYLES_FILE)} has codes of "
-            f"{codes.shape[-1] if codes.ndim else 0} values but the generator expects "
-            f"{expected}: the two files come from different runs; export again.")
-    return generator, styles["names"], codes
-
-
-def load_styles(path):
-    """The export's styles.json as a dict (names, codes, encoder_image_size, ...)."""
-    styles_path = os.path.join(resolve_export_dir(path), STYLES_FILE)
-    try:
-        with open(styles_path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{styles_path} cannot be read ({error}); export again from "
-                         f"its run.") from error
-
-
-def load_encoder(path):
-    """The export's style encoder (safe mode), or None if the run trained none."""
-    encoder_path = os.path.join(resolve_export_dir(path), ENCODER_FILE)
-    if not os.path.isfile(encoder_path):
-        return None
-    return load_keras_model(encoder_path)
-
-
 def export_checkpoint(workdir, export_dir, saved_model=False):
     """Exports the newest checkpoint of a run (e.g. one still training) into
     `export_dir`; returns the checkpoint's step.
@@ -216,11 +147,10 @@ def export_checkpoint(workdir, export_dir, saved_model=False):
     The run's config.json is copied beside the export, so evaluate.py reads the run's
     settings from the folder.
     """
-    from training import restore  # noqa: PLC0415  (restore imports the step module)
     generator, names, codes, encoder, encoder_image_size, step = \
-        restore.load_checkpoint(workdir)
+        loading.load_checkpoint(workdir)
     export_generator(export_dir, generator, codes, names, encoder=encoder,
                      encoder_image_size=encoder_image_size, saved_model=saved_model)
-    with open(os.path.join(workdir, "config.json"), "rb") as f:
-        atomic.write_atomically(os.path.join(export_dir, "config.json"), f.read())
+    with open(workdir_lib.config_path(workdir), "rb") as f:
+        atomic.write_atomically(workdir_lib.config_path(export_dir), f.read())
     return step

@@ -99,21 +99,28 @@ def _compiled(model):
                        reduce_retracing=True)
 
 
+def tile_margin(generator, tile_size, overlap):
+    """The margin (pixels) at a tile's inner edge where features are not exact; a
+    ValueError when tiles of this size and overlap cannot paint exactly."""
+    stride = generator_lib.STRIDE
+    margin = generator_lib.receptive_radius(generator) + stride
+    margin = -(-margin // stride) * stride
+    if tile_size % stride or overlap % stride:
+        raise ValueError(f"tile_size ({tile_size}) and tile_overlap ({overlap}) "
+                         f"must be multiples of {stride}.")
+    if not 2 * margin < overlap <= tile_size // 2:
+        raise ValueError(
+            f"tile_overlap ({overlap}) must be above {2 * margin} (twice the "
+            f"generator's receptive radius plus {stride}) and at most half of "
+            f"tile_size ({tile_size}).")
+    return margin
+
+
 class TiledPainter:
     """Paints [H, W, 3] images (H, W multiples of STRIDE) tile by tile, exactly."""
 
     def __init__(self, generator, tile_size=512, overlap=128):
-        stride = generator_lib.STRIDE
-        margin = generator_lib.receptive_radius(generator) + stride
-        self.margin = -(-margin // stride) * stride
-        if tile_size % stride or overlap % stride:
-            raise ValueError(f"tile_size ({tile_size}) and tile_overlap ({overlap}) "
-                             f"must be multiples of {stride}.")
-        if not 2 * self.margin < overlap <= tile_size // 2:
-            raise ValueError(
-                f"tile_overlap ({overlap}) must be above {2 * self.margin} (twice the "
-                f"generator's receptive radius plus {stride}) and at most half of "
-                f"tile_size ({tile_size}).")
+        self.margin = tile_margin(generator, tile_size, overlap)
         self.tile_size, self.overlap = tile_size, overlap
         models = generator_lib.build_statistics_models(generator)
         # Traced once per tile shape: eager Keras calls cost ~10x more per tile here.
@@ -130,7 +137,7 @@ class TiledPainter:
                 yield top, left, size, [code, fine_code]
 
     def paint(self, image, coarse, fine=None):
-        """The painted image [H, W, 3] for code fields (models.fusion.CodeField)."""
+        """The painted image [H, W, 3] for code fields (painting.plan.CodeField)."""
         height, width = image.shape[:2]
         by_scale = {}
 

@@ -1,0 +1,24 @@
+"""Painting with a trained model: one library for every front end (stylize.py, the
+figures, the evaluator, the export's checks).
+
+    import painting
+    painter = painting.load("runs/quickstart")      # a workdir or an export folder
+    plan = painter.plan(styles=["swirls", "mosaic"], masks=["left", "right"])
+    painted = painter.paint(painting.load_content("photo.jpg"), plan)
+    painting.write_image("out.png", painted)
+
+Modules: loading (export or checkpoint -> model), plan (styles -> code fields),
+masks (spatial fusion), painter (code fields -> pixels, whole or tiled), tiling (exact
+tiles), images (content in, PNG/JPEG out), files (files and folders in one run).
+"""
+from painting.files import BatchError, list_contents, paint_files
+from painting.images import (load_content, pad_to_stride, prepare_content,
+                             preserve_color, write_image)
+from painting.loading import StyleSource, find_run_config, load_export
+from painting.painter import Painter, load
+from painting.plan import CodeField, FusionPlan, make_plan
+
+__all__ = ["BatchError", "CodeField", "FusionPlan", "Painter", "StyleSource",
+           "find_run_config", "list_contents", "load", "load_content", "load_export",
+           "make_plan", "pad_to_stride", "paint_files", "prepare_content",
+           "preserve_color", "write_image"]

@@ -1,0 +1,87 @@
+"""Images in and out of painting: content loading, padding to the generator's stride,
+colour preservation, and PNG/JPEG output written atomically."""
+import os
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from data import pipeline
+from models import generator as generator_lib
+from storage import atomic
+
+OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
+# Smaller images (down to 1x1) are padded to this: G's reflection padding needs at
+# least 2 pixels at 1/4 scale and 5 at full scale.
+MIN_SIDE = 16
+
+
+def load_image(path, what):
+    """float32 RGB [H, W, 3] in [0, 1], or ValueError naming the file and its role."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{what} {path!r} does not exist or is not a file.")
+    problem = pipeline.image_problem(path)
+    if problem:
+        raise ValueError(f"{what} {path!r} is not a readable image: {problem}.")
+    try:
+        return pipeline.decode_image(path).numpy()
+    except tf.errors.InvalidArgumentError as error:  # damage the checks did not see
+        raise ValueError(f"{what} {path!r} cannot be decoded: "
+                         f"{error.message.strip().splitlines()[-1]}") from error
+
+
+def load_content(path, max_size=0):
+    """The content image float32 [H, W, 3], downscaled so its long side is at most
+    max_size (0: full size)."""
+    image = load_image(path, "Content file")
+    if max_size and max(image.shape[:2]) > max_size:
+        scale = max_size / max(image.shape[:2])
+        size = [max(1, round(side * scale)) for side in image.shape[:2]]
+        image = np.clip(tf.image.resize(image, size, antialias=True).numpy(), 0, 1)
+    return image
+
+
+def pad_to_stride(image):
+    """(image padded (reflect) to multiples of STRIDE and at least MIN_SIDE,
+    (height, width) to crop the painting back to)."""
+    stride = generator_lib.STRIDE
+    height, width = image.shape[:2]
+    if height % stride == 0 and width % stride == 0 and min(height, width) >= MIN_SIDE:
+        return image, (height, width)  # no copy: large images are large
+    pad = [(0, max(-height % stride, MIN_SIDE - height)),
+           (0, max(-width % stride, MIN_SIDE - width)), (0, 0)]
+    mode = "reflect" if min(height, width) > stride else "edge"
+    return np.pad(image, pad, mode=mode), (height, width)
+
+
+def prepare_content(path, max_size=0):
+    """load_content, then pad_to_stride: (image, (height, width) to crop back to)."""
+    return pad_to_stride(load_content(path, max_size))
+
+
+def preserve_color(content, output):
+    """The output's luminance with the content's chroma (BT.601 YCbCr).
+
+    RGB = Y * (1, 1, 1) + a linear function of (Cb, Cr), so swapping luminance is
+    content + (Y_output - Y_content) on every channel.
+    """
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    shift = output @ luma - content @ luma
+    return np.clip(content + shift[..., None], 0.0, 1.0)
+
+
+def write_image(path, image):
+    """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
+    pixels = np.empty(np.shape(image), np.uint8)
+    # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
+    for start in range(0, len(pixels), 256):
+        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
+        pixels[start:start + 256] = np.clip(block, 0, 255)
+    extension = os.path.splitext(path)[1].lower()
+    parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
+    ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
+                               parameters)
+    if not ok:
+        raise ValueError(f"Could not encode an image of shape {pixels.shape} as "
+                         f"{extension}.")
+    atomic.write_atomically(path, encoded.tobytes())

@@ -1,0 +1,81 @@
+"""The painter: a loaded model that paints images with fusion plans, whole or in exact
+tiles."""
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from models import generator as generator_lib
+from painting import images, loading, plan as plan_lib, tiling
+
+
+class Painter:
+    """Paints images with one model. Images with a side above tile_size are painted in
+    overlapping tiles (painting.tiling) with the result of painting them whole."""
+
+    def __init__(self, generator, source, step=None, tile_size=512, tile_overlap=128):
+        self.generator, self.source, self.step = generator, source, step
+        tiling.tile_margin(generator, tile_size, tile_overlap)  # bad options fail now
+        self.tile_size, self.tile_overlap = tile_size, tile_overlap
+        self._tiled = None
+        self._paint_codes = None
+
+    @property
+    def names(self):
+        """The model's style names, in bank order."""
+        return self.source.names
+
+    def plan(self, styles=(), masks=(), strength=1.0, coarse_style=None,
+             fine_style=None):
+        """A validated FusionPlan (painting.plan.make_plan) for this model's styles."""
+        return plan_lib.make_plan(self.source, styles=styles, masks=masks,
+                                  strength=strength, coarse_style=coarse_style,
+                                  fine_style=fine_style)
+
+    def fields(self, image, plan):
+        """The (coarse, fine) code fields of `plan` for one content image."""
+        return plan.fields(image, self.source)
+
+    def paint_fields(self, image, coarse, fine=None):
+        """Paints one image [H, W, 3] (H, W multiples of STRIDE) with code fields:
+        whole, or in tiles when a side exceeds tile_size."""
+        height, width = image.shape[:2]
+        if max(height, width) > self.tile_size:
+            if self._tiled is None:
+                self._tiled = tiling.TiledPainter(self.generator, self.tile_size,
+                                                  self.tile_overlap)
+            return self._tiled.paint(image, coarse, fine)
+        inputs = [tf.constant(image[None]), coarse.code_map(0, 0, height, width)]
+        if fine is not None:
+            inputs.append(fine.code_map(0, 0, height, width))
+        return np.asarray(self.generator(inputs, training=False))[0]
+
+    def paint(self, image, plan, preserve_color=False):
+        """The content image [H, W, 3] (any size) painted with a FusionPlan; with
+        preserve_color, the painting's luminance with the content's chroma."""
+        padded, (height, width) = images.pad_to_stride(image)
+        coarse, fine = self.fields(image, plan)
+        painted = self.paint_fields(padded, coarse, fine)[:height, :width]
+        del padded  # one image-sized array less while the caller encodes the output
+        if preserve_color:
+            painted = images.preserve_color(image, painted)
+        return painted
+
+    def paint_codes(self, contents, codes):
+        """A batch of contents [B, H, W, 3] (H, W multiples of STRIDE), each painted
+        with its own code [B, D]; traced once per batch shape."""
+        if self._paint_codes is None:
+            generator = self.generator
+            self._paint_codes = tf.function(lambda contents, codes: generator(
+                [contents, generator_lib.as_code_map(codes)], training=False))
+        return self._paint_codes(tf.convert_to_tensor(contents, tf.float32),
+                                 tf.convert_to_tensor(codes, tf.float32))
+
+
+def load(model_path, tile_size=512, tile_overlap=128):
+    """The Painter of an export folder or a run's workdir (its export, or while the run
+    has not finished, its newest checkpoint)."""
+    generator, source, step = loading.load_model(model_path)
+    if step is not None:
+        logging.info("%s has no export yet: using its checkpoint at step %d.",
+                     model_path, step)
+    return Painter(generator, source, step, tile_size, tile_overlap)
