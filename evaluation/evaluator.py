@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from data import pipeline
 from evaluation import baselines, classifier as classifier_lib, metrics
-from experiments import common
+from training import defaults as common
 from losses import perceptual
 from models import generator as generator_lib
 from models import vgg as vgg_lib
