@@ -33,10 +33,11 @@ class Reference:
     grams: list              # per style layer: [num_styles, C, C] targets
     classifier: object       # evaluation.classifier.StyleClassifier
     crop_size: int           # side of the tiles the classifier judges
+    fusion_contents: int     # the first this many photos are painted along the path
 
 
 def prepare(features, content_files, files_per_style, image_size, style_resize,
-            crops_per_style, seed):
+            crops_per_style, fusion_contents, seed):
     """The fixed part of every evaluation: photos, style targets and classifier.
 
     Args:
@@ -46,6 +47,7 @@ def prepare(features, content_files, files_per_style, image_size, style_resize,
       image_size: side of the photos and of the style targets.
       style_resize: short side the style images are resized to before cropping.
       crops_per_style: random crops per style the classifier is trained on.
+      fusion_contents: how many of the photos are painted along the fusion path.
       seed: seed of the crops.
     """
     if len(files_per_style) < 2:
@@ -61,7 +63,7 @@ def prepare(features, content_files, files_per_style, image_size, style_resize,
     classifier = style_reference.fit_style_classifier(
         features, files_per_style, crops_per_style, style_resize, crop_size,
         np.random.RandomState(seed))
-    return Reference(contents, grams, classifier, crop_size)
+    return Reference(contents, grams, classifier, crop_size, fusion_contents)
 
 
 def evaluate(paint, codes, reference, features):
@@ -94,12 +96,13 @@ def evaluate(paint, codes, reference, features):
 
 
 def fusion_spearman(paint, codes, reference, features):
-    """Mean over the photos of Spearman(w, t(w)) from styles 0 to 1 (module docstring)."""
+    """Mean over the first fusion_contents photos of Spearman(w, t(w)) from style 0
+    to style 1 (module docstring)."""
     weights = np.stack([1.0 - FUSION_WEIGHTS, FUSION_WEIGHTS], axis=1)
     fused = np.asarray(style_lib.mix(codes[:2], weights))
     targets = [[layer[k:k + 1] for layer in reference.grams] for k in (0, 1)]
     correlations = []
-    for content in reference.contents:
+    for content in reference.contents[:reference.fusion_contents]:
         images = np.repeat(content[None], len(FUSION_WEIGHTS), axis=0)
         output_grams = features.grams(np.asarray(paint(images, fused), np.float32))
         distance_0, distance_1 = (metrics.gram_distance(output_grams, target)

@@ -209,6 +209,7 @@ def _eval_problems(problems, eval_config, data):
         return
     problems.at_least("eval.num_contents", eval_config.num_contents, 1)
     problems.at_least("eval.crops_per_style", eval_config.crops_per_style, 1)
+    problems.at_least("eval.fusion_contents", eval_config.fusion_contents, 1)
     # SSIM's 11x11 windows must fit in the images.
     problems.require(data.image_size >= 16, "data.image_size", data.image_size,
                      "at least 16 when eval.every > 0 (SSIM's 11-pixel windows)")

@@ -139,6 +139,7 @@ def base_config():
     config.eval.content_dir = ""
     config.eval.num_contents = 4          # the first this many photos (sorted by path)
     config.eval.crops_per_style = 16      # style crops the deception classifier learns
+    config.eval.fusion_contents = 1       # photos painted along the fusion path
 
     config.strategy = ml_collections.ConfigDict()
     config.strategy.name = "auto"         # training/strategy.py STRATEGIES

@@ -66,7 +66,7 @@ class InTrainingEvaluation:
         self.reference = during_training.prepare(
             self.features, photos, style_files(data_config), data_config.image_size,
             data_config.style_resize or data_config.image_size,
-            config.eval.crops_per_style, config.seed)
+            config.eval.crops_per_style, config.eval.fusion_contents, config.seed)
         logging.info("Evaluation during training: %d held-out photos x %d styles, "
                      "prepared in %.1f s.", len(photos),
                      len(self.reference.grams[0]), time.perf_counter() - started)
