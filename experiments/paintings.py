@@ -7,7 +7,9 @@ style encoder and fusion-aware training are on: this is the model the figures us
     python -m experiments.figures --run=runs/paintings --output=figures   # figures 1-9
 
 Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
-(one sub-folder per style, or one loose image per style). VGG features: random by
+(one sub-folder per style, or one loose image per style). The evaluation during
+training is off: it needs held-out photos, --config.eval.every=250
+--config.eval.content_dir=<photos not in content_dir>. VGG features: random by
 default so the run works offline with calibrated loss weights; on a machine with
 the ImageNet file use `experiments/paintings.py:imagenet` (re-check the loss balance
 at step 0 in TensorBoard, as the two feature scales differ).
