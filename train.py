@@ -48,7 +48,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
-    from training import config_check
+    # Imported here so --help answers without loading TensorFlow.
+    from training import config_check, loop
     try:
         config_check.validate(config)
     except ValueError as error:
@@ -58,8 +59,6 @@ def main(argv):
         return
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required (except with --dry_run).")
-    # Imported here so --dry_run and --help answer without loading TensorFlow.
-    from training import loop
     loop.train_and_evaluate(config, _WORKDIR.value)
 
 

@@ -17,11 +17,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from storage import workdir as workdir_lib
+
 # scikit-image sample photos that ship inside the wheel. `cat` is the same picture as
 # `chelsea`, and `horse` is a binary silhouette, so neither is listed.
 CONTENT_IMAGE_NAMES = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
     "immunohistochemistry", "stereo_motorcycle", "retina", "camera", "coins")
+# Held-out photos for the evaluation during training: none is in the training set.
+EVAL_IMAGE_NAMES = ("brick", "cell", "clock", "moon")
 MAX_CONTENT_SIDE = 512
 JPEG_QUALITY = 95
 
@@ -281,12 +285,12 @@ def paint_style(style_name, size, seed):
 # --------------------------------------------------------------------------- content
 
 
-def load_content_photos():
-    """The bundled scikit-image photos as (name, RGB uint8 array) pairs, long side <= 512."""
+def load_content_photos(photo_names=CONTENT_IMAGE_NAMES):
+    """Bundled scikit-image photos as (name, RGB uint8 array) pairs, long side <= 512."""
     import skimage.data  # Imported here: it is slow to import and only needed for writing.
 
     photos = []
-    for name in CONTENT_IMAGE_NAMES:
+    for name in photo_names:
         image = getattr(skimage.data, name)()
         if name == "stereo_motorcycle":
             image = image[0]  # (left, right, disparity): the left view is a plain photo.
@@ -312,7 +316,8 @@ def downscale_long_side(image, max_side):
 def write_demo_data(root, image_size=256, images_per_style=8, seed=0):
     """Writes demo content photos and procedural styles under `root`; returns the folders.
 
-    Layout: `root/content/*.jpg` and `root/styles/<style>/<style>_NN.jpg`. Writing is
+    Layout: `root/content/*.jpg`, `root/styles/<style>/<style>_NN.jpg` and the held-out
+    photos `root/eval_content/*.jpg` (storage/workdir.py names them). Writing is
     idempotent and crash-safe: everything is rendered into a hidden staging folder, moved
     into place, and only then is a marker holding the settings written. A later call with
     the same settings returns at once; a call after an interrupted write (or with other
@@ -328,24 +333,27 @@ def write_demo_data(root, image_size=256, images_per_style=8, seed=0):
     if images_per_style < 1:
         raise ValueError(f"images_per_style must be at least 1, got {images_per_style}.")
     root = Path(root)
-    content_dir, style_dir = root / "content", root / "styles"
+    names = (workdir_lib.DEMO_CONTENT_DIR, workdir_lib.DEMO_STYLE_DIR,
+             workdir_lib.DEMO_EVAL_CONTENT_DIR)
+    content_dir, style_dir, eval_dir = (root / name for name in names)
     settings = {"image_size": image_size, "images_per_style": images_per_style,
-                "seed": seed}
+                "seed": seed, "eval_photos": list(EVAL_IMAGE_NAMES)}
     complete = read_marker(root / COMPLETE_MARKER) == settings
-    if complete and content_dir.is_dir() and style_dir.is_dir():
+    if complete and all(folder.is_dir() for folder in (content_dir, style_dir, eval_dir)):
         return str(content_dir), str(style_dir)
     root.mkdir(parents=True, exist_ok=True)
     check_folders_are_ours(root, content_dir, style_dir)
 
     with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=root) as staging:
         staging = Path(staging)
-        write_content(staging / "content")
-        write_styles(staging / "styles", image_size, images_per_style, seed)
+        write_content(staging / content_dir.name, CONTENT_IMAGE_NAMES)
+        write_styles(staging / style_dir.name, image_size, images_per_style, seed)
+        write_content(staging / eval_dir.name, EVAL_IMAGE_NAMES)
         # From here until the complete marker exists, the folders under root are ours
         # to delete, so an interrupted swap is repaired by the next call.
         (root / CLAIM_MARKER).touch()
         (root / COMPLETE_MARKER).unlink(missing_ok=True)
-        for name in ("content", "styles"):
+        for name in names:
             shutil.rmtree(root / name, ignore_errors=True)
             os.replace(staging / name, root / name)
     write_marker(root / COMPLETE_MARKER, settings)
@@ -365,9 +373,9 @@ def check_folders_are_ours(root, content_dir, style_dir):
             "write; expected an empty or new folder for the demo data.")
 
 
-def write_content(folder):
+def write_content(folder, photo_names):
     folder.mkdir(parents=True)
-    for name, image in load_content_photos():
+    for name, image in load_content_photos(photo_names):
         write_jpeg(folder / f"{name}.jpg", image)
 
 

@@ -32,7 +32,7 @@ import tensorflow as tf
 import painting
 from data import pipeline
 from evaluation import baselines, classifier as classifier_lib, metrics
-from experiments import common
+from training import defaults as common
 from losses import perceptual
 from models import generator as generator_lib
 from models import style as style_lib

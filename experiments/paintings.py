@@ -7,7 +7,9 @@ style encoder and fusion-aware training are on: this is the model the figures us
     python -m experiments.figures --run=runs/paintings --output=figures   # figures 1-9
 
 Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
-(one sub-folder per style, or one loose image per style). VGG features: random by
+(one sub-folder per style, or one loose image per style). The evaluation during
+training is off: it needs held-out photos, --config.eval.every=250
+--config.eval.content_dir=<photos not in content_dir>. VGG features: random by
 default so the run works offline with calibrated loss weights; on a machine with
 the ImageNet file use `experiments/paintings.py:imagenet` (re-check the loss balance
 at step 0 in TensorBoard, as the two feature scales differ).
@@ -31,13 +33,13 @@ def get_config(variant=None):
     config.vgg.weights = "random"
     config.vgg.content_layers = ("block3_conv1",)
     # Random features: content ~600-1000 and style ~500-8000 (per batch, by style)
-    # raw. At style 1e-3 the content term won and the 15 styles came out nearly alike
-    # (a first 2300-step run); 5e-3 makes style the larger term, as in Gatys et al.
+    # raw. Style 5e-3 makes style the larger term, as in Gatys et al.; with the content
+    # term larger the 15 styles come out nearly alike.
     config.loss.content_weight = 3e-3
     config.loss.style_weight = 5e-3
     config.loss.tv_weight = 1.0
     # G at 1e-3 as in the quickstart: at the method's 1e-4 the zero-initialised style
-    # heads moved too slowly for a CPU-sized run. D keeps 1e-4.
+    # heads move too slowly for a CPU-sized run. D keeps 1e-4.
     config.optim.g_lr = 1e-3
     config.train.batch_size = 4
     config.train.num_steps = 3000

@@ -5,7 +5,9 @@ their files through this module.
     <workdir>/styles.json     {"names": [...]}: style names in style-id order
     <workdir>/checkpoints/    tf.train.CheckpointManager checkpoints
     <workdir>/export/         the export, written when the run finishes
-    <workdir>/demo_data/      content/ and styles/, when data.demo is on
+    <workdir>/samples/        NNNNNNN.png: the sample grid of each image step
+    <workdir>/demo_data/      content/, styles/ and eval_content/ (held-out photos),
+                              when data.demo is on
     <workdir>/.lock           locked (flock) by the run using the workdir; holds its PID
 
     <export>/generator.keras  G, loaded in Keras safe mode
@@ -18,6 +20,8 @@ import fcntl
 import json
 import os
 
+from storage import atomic
+
 CONFIG_FILE = "config.json"
 STYLES_FILE = "styles.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -25,6 +29,8 @@ EXPORT_DIR = "export"
 DEMO_DATA_DIR = "demo_data"
 DEMO_CONTENT_DIR = "content"
 DEMO_STYLE_DIR = "styles"
+DEMO_EVAL_CONTENT_DIR = "eval_content"
+SAMPLES_DIR = "samples"
 LOCK_FILE = ".lock"
 
 GENERATOR_FILE = "generator.keras"
@@ -94,6 +100,25 @@ def data_folders(config, workdir):
     if data["demo"]:
         return demo_folders(workdir)
     return data["content_dir"], data["style_dir"]
+
+
+def demo_eval_content_dir(workdir):
+    """The held-out photos of a demo-data run (none of them in its content folder)."""
+    return os.path.join(demo_data_dir(workdir), DEMO_EVAL_CONTENT_DIR)
+
+
+def sample_grid_path(workdir, step):
+    return os.path.join(workdir, SAMPLES_DIR, f"{step:07d}.png")
+
+
+def write_style_names(workdir, names):
+    """Writes a workdir's styles.json, the layout read_style_names reads."""
+    atomic.write_json(styles_path(workdir), {"names": list(names)})
+
+
+def write_config(workdir, config_json):
+    """Writes a workdir's config.json from the config's JSON text."""
+    atomic.write_atomically(config_path(workdir), (config_json + "\n").encode())
 
 
 class WorkdirInUse(RuntimeError):

@@ -18,7 +18,7 @@ from experiments import paintings, quickstart
 from tests.test_train import read_scalars
 from painting import loading
 from storage import workdir as workdir_lib
-from training import config_check, guards, loop, step as step_lib
+from training import checkpointing, config_check, guards, loop, step as step_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -197,7 +197,7 @@ def test_a_half_written_newer_checkpoint_is_ignored(tmp_path):
     variable = tf.Variable(0.0)
     checkpoint = tf.train.Checkpoint(v=variable)
     manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=5)
-    assert guards.restore_newest_readable(checkpoint, manager).endswith("ckpt-2")
+    assert checkpointing.restore_newest_readable(checkpoint, manager).endswith("ckpt-2")
     assert float(variable) == 2.0
 
 
@@ -217,7 +217,7 @@ def test_a_damaged_listed_checkpoint_falls_back_to_the_one_before(tmp_path, dama
         with open(path, "wb") as f:
             f.write(data[:len(data) // 2])
     with caplog.at_level(logging.WARNING):
-        assert guards.restore_newest_readable(checkpoint, manager) == str(
+        assert checkpointing.restore_newest_readable(checkpoint, manager) == str(
             tmp_path / "ckpt-2")
     assert float(variable) == 2.0
     assert f"Skipping checkpoint {prefix}: it cannot be read" in caplog.text
@@ -233,7 +233,7 @@ def test_a_damaged_index_file_does_not_hide_the_checkpoints(tmp_path, caplog):
     manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=5)
     assert manager.checkpoints == []
     with caplog.at_level(logging.WARNING):
-        assert guards.restore_newest_readable(checkpoint, manager).endswith("ckpt-3")
+        assert checkpointing.restore_newest_readable(checkpoint, manager).endswith("ckpt-3")
     assert float(variable) == 3.0
     assert "lists no checkpoint but 3 are in the folder" in caplog.text
 
@@ -242,7 +242,7 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
     _, checkpoint, manager = _saved_variable_checkpoints(str(tmp_path), [1.0])
     os.remove(tmp_path / "ckpt-1.index")
     with pytest.raises(ValueError, match="None of the checkpoints in .* is usable"):
-        guards.restore_newest_readable(checkpoint, manager)
+        checkpointing.restore_newest_readable(checkpoint, manager)
 
 
 @pytest.fixture(scope="module")

@@ -247,3 +247,70 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
     assert f"at step {saved_step}." in resumed.stderr
     assert tf.train.latest_checkpoint(
         os.path.join(workdir, "checkpoints")).endswith(f"-{saved_step + 1}")
+
+
+EVAL_TAGS = ("eval/ssim_y", "eval/gram_distance", "eval/deception_rate",
+             "eval/fusion_spearman", "eval/seconds")
+
+
+def eval_run(workdir, num_steps=3):
+    config = quickstart.get_config("test")
+    config.eval.every = 2
+    config.train.num_steps = num_steps
+    return loop.train_and_evaluate(config, workdir)
+
+
+def assert_sane_eval_scalars(scalars, steps):
+    for tag in EVAL_TAGS:
+        assert sorted(scalars[tag]) == steps, tag
+    for step in steps:
+        assert 0.0 <= scalars["eval/ssim_y"][step] <= 1.0
+        assert 0.0 <= scalars["eval/deception_rate"][step] <= 1.0
+        assert 0.0 < scalars["eval/gram_distance"][step] < float("inf")
+        spearman = scalars["eval/fusion_spearman"][step]
+        assert np.isnan(spearman) or -1.0 <= spearman <= 1.0
+        assert scalars["eval/seconds"][step] > 0.0
+
+
+def test_evaluation_during_training_logs_sane_eval_scalars(tmp_path):
+    """eval.every=2 over 3 steps evaluates at step 2 and at the last step, on
+    held-out photos."""
+    workdir = str(tmp_path)
+    eval_run(workdir)
+    assert_sane_eval_scalars(read_scalars(workdir), [2, 3])
+    demo = os.path.join(workdir, "demo_data")
+    assert not set(os.listdir(os.path.join(demo, "eval_content"))) & set(
+        os.listdir(os.path.join(demo, "content")))
+
+
+@pytest.mark.slow
+def test_evaluation_goes_on_after_resume_and_leaves_training_unchanged(tmp_path):
+    workdir = str(tmp_path / "run")
+    evaluated = eval_run(workdir)
+    eval_run(workdir, num_steps=4)
+    assert_sane_eval_scalars(read_scalars(workdir), [2, 3, 4])
+    plain = loop.train_and_evaluate(quickstart.get_config("test"),
+                                    str(tmp_path / "plain"))
+    for with_eval, without_eval in zip(evaluated.generator.get_weights(),
+                                       plain.generator.get_weights()):
+        np.testing.assert_array_equal(with_eval, without_eval)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("eval.every", -1, "eval.every = -1 is invalid; expected an integer >= 0."),
+    ("eval.num_contents", 0, "eval.num_contents = 0 is invalid"),
+    ("eval.content_dir", "/no/such/folder", "eval.content_dir = '/no/such/folder' is "
+                                            "invalid; expected an existing folder"),
+    ("data.demo", False, "eval.content_dir = '' is invalid; expected a folder of "
+                         "held-out photos"),
+])
+def test_evaluation_settings_are_checked(key, value, message):
+    from training import config_check
+    config = quickstart.get_config("test")
+    config.eval.every = 2
+    group, name = key.split(".")
+    config[group][name] = value
+    if key == "data.demo":
+        config.data.content_dir, config.data.style_dir = "photos", "styles"
+    with pytest.raises(ValueError, match=message):
+        config_check.validate(config)

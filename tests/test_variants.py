@@ -298,8 +298,7 @@ def test_balance_skips_discriminator_updates_while_accuracy_average_is_high():
     for accuracy in [1.0, 1.0, 1.0, 0.0, 0.0]:
         updated = balance.update_discriminator()
         decisions.append(updated)
-        metrics = {"D/accuracy": accuracy}
-        balance.observe(metrics, updated)
+        metrics = balance.observe({"D/accuracy": accuracy}, updated)
         assert metrics["D/updated"] == float(updated)
     # Averages after each step: 0.75, 0.875, 0.9375, 0.46875, 0.234375.
     assert float(balance.average) == pytest.approx(0.234375)

@@ -34,15 +34,16 @@ class DiscriminatorBalance:
         return not (self.enabled and float(self.average) > self.threshold)
 
     def observe(self, metrics, updated):
-        """Folds the step's D/accuracy into the average; adds the balance's scalars."""
+        """Folds the step's D/accuracy into the average; returns `metrics` with the
+        balance's scalars added (a new dict; `metrics` is left as it is)."""
         if not self.enabled or "D/accuracy" not in metrics:
-            return
+            return metrics
         self.average.assign(self.decay * self.average
                             + (1.0 - self.decay) * metrics["D/accuracy"])
-        metrics["D/accuracy_average"] = float(self.average)
-        metrics["D/updated"] = float(updated)
+        return {**metrics, "D/accuracy_average": float(self.average),
+                "D/updated": float(updated)}
 
 
 def from_config(train_config):
-    return DiscriminatorBalance(train_config.get("d_skip_accuracy", 0.0),
-                                train_config.get("d_accuracy_decay", 0.9))
+    return DiscriminatorBalance(train_config.d_skip_accuracy,
+                                train_config.d_accuracy_decay)

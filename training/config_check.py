@@ -11,19 +11,21 @@ import os
 
 from absl import logging
 
-from experiments import common
+from losses import adversarial
+from models import discriminator, generator, vgg
+from training import defaults, precision, strategy
 
 
 def validate(config, num_replicas=None):
     """Raises ValueError listing every problem of `config`, one sentence each.
 
     Args:
-      config: a full experiment ConfigDict (experiments/common.py base_config and
+      config: a full experiment ConfigDict (training/defaults.py base_config and
         changes).
       num_replicas: replicas of the strategy, when known: train.batch_size must divide
         by it.
     """
-    problems = structure_problems(config, common.base_config())
+    problems = structure_problems(config, defaults.base_config())
     if not problems:  # value checks assume the structure and types are right
         problems = value_problems(config, num_replicas)
     if problems:
@@ -54,8 +56,11 @@ def _same_type(value, default):
 
 
 def structure_problems(config, reference, prefix=""):
-    """Unknown keys and values whose type differs from the defaults in `reference`."""
-    problems = []
+    """Unknown and missing keys, and values whose type differs from the defaults in
+    `reference`."""
+    problems = [f"Missing config key {prefix + key!r}; expected every key of "
+                f"training/defaults.py base_config (start experiments from it)."
+                for key in reference.keys() if key not in config]
     for key, value in config.items():
         name = prefix + key
         if key not in reference:
@@ -72,105 +77,147 @@ def structure_problems(config, reference, prefix=""):
     return problems
 
 
+class _Problems(list):
+    """The problems found so far, and the checks that add one sentence each."""
+
+    def require(self, ok, key, value, expected):
+        if not ok:
+            self.append(f"{key} = {value!r} is invalid; expected {expected}.")
+
+    def choice(self, key, value, options):
+        self.require(value in options, key, value,
+                     "one of " + ", ".join(map(repr, options)))
+
+    def at_least(self, key, value, minimum):
+        self.require(value >= minimum, key, value, f"an integer >= {minimum}")
+
+    def weight(self, key, value):
+        self.require(math.isfinite(value) and value >= 0, key, value,
+                     "a finite number >= 0")
+
+    def probability(self, key, value):
+        self.require(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
+
+    def layers(self, key, value):
+        unknown = [name for name in value if name not in vgg.LAYER_NAMES]
+        self.require(value and not unknown, key, value,
+                     "a non-empty list of VGG19 layer names such as 'block1_conv1'")
+
+
 def value_problems(config, num_replicas=None):
     """Values of the right type that cannot work."""
-    # Imported here: they load TensorFlow, which the structure check does not need.
-    from losses import adversarial
-    from models import discriminator, generator, vgg
-    from training import precision, strategy
+    problems = _Problems()
+    problems.at_least("seed", config.seed, 0)
+    _data_problems(problems, config.data)
+    _model_problems(problems, config.model, config.data.image_size)
+    _vgg_problems(problems, config.vgg)
+    _loss_problems(problems, config.loss)
+    _optim_problems(problems, config.optim)
+    _train_problems(problems, config.train, num_replicas)
+    _eval_problems(problems, config.eval, config.data)
+    problems.choice("strategy.name", config.strategy.name, strategy.STRATEGIES)
+    problems.at_least("strategy.cpu_devices", config.strategy.cpu_devices, 0)
+    return list(problems)
 
-    problems = []
 
-    def require(ok, key, value, expected):
-        if not ok:
-            problems.append(f"{key} = {value!r} is invalid; expected {expected}.")
-
-    def choice(key, value, options):
-        require(value in options, key, value, "one of " + ", ".join(map(repr, options)))
-
-    def at_least(key, value, minimum):
-        require(value >= minimum, key, value, f"an integer >= {minimum}")
-
-    def weight(key, value):
-        require(math.isfinite(value) and value >= 0, key, value,
-                "a finite number >= 0")
-
-    def probability(key, value):
-        require(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
-
-    def layers(key, value):
-        unknown = [name for name in value if name not in vgg.LAYER_NAMES]
-        require(value and not unknown, key, value,
-                "a non-empty list of VGG19 layer names such as 'block1_conv1'")
-
-    data, model, loss = config.data, config.model, config.loss
-    optim, train = config.optim, config.train
-    at_least("seed", config.seed, 0)
-    require(data.image_size > 0 and data.image_size % generator.STRIDE == 0,
-            "data.image_size", data.image_size,
-            f"a positive multiple of {generator.STRIDE} (the generator's stride)")
+def _data_problems(problems, data):
+    problems.require(data.image_size > 0 and data.image_size % generator.STRIDE == 0,
+                     "data.image_size", data.image_size,
+                     f"a positive multiple of {generator.STRIDE} (the generator's "
+                     f"stride)")
     for key in ("content_resize", "style_resize"):
         value = data[key]
-        require(value == 0 or value >= data.image_size, f"data.{key}", value,
-                f"0 (= image_size) or at least data.image_size ({data.image_size})")
-    if not data.demo and not data.get("tfrecords"):
+        problems.require(value == 0 or value >= data.image_size, f"data.{key}", value,
+                         f"0 (= image_size) or at least data.image_size "
+                         f"({data.image_size})")
+    if not data.demo and not data.tfrecords:
         for key in ("content_dir", "style_dir"):
-            require(bool(data[key]), f"data.{key}", data[key],
-                    "a folder (or data.tfrecords, or data.demo=True for the built-in "
-                    "demo data)")
+            problems.require(bool(data[key]), f"data.{key}", data[key],
+                             "a folder (or data.tfrecords, or data.demo=True for the "
+                             "built-in demo data)")
 
-    choice("model.generator", model.generator, tuple(generator.VARIANTS))
-    choice("model.discriminator", model.discriminator, tuple(discriminator.VARIANTS))
-    choice("model.discriminator_kind", model.discriminator_kind, discriminator.KINDS)
+
+def _model_problems(problems, model, image_size):
+    problems.choice("model.generator", model.generator, tuple(generator.VARIANTS))
+    problems.choice("model.discriminator", model.discriminator,
+                    tuple(discriminator.VARIANTS))
+    problems.choice("model.discriminator_kind", model.discriminator_kind,
+                    discriminator.KINDS)
     if (model.discriminator_kind == "multiscale"
             and model.discriminator in discriminator.VARIANTS):
-        at_least("model.discriminator_scales", model.discriminator_scales, 1)
+        problems.at_least("model.discriminator_scales", model.discriminator_scales, 1)
         # Coarser scales' patch logits are repeated onto the finest scale's grid.
         divisor = 2 ** (discriminator.variant(model.discriminator)["downsamplings"]
                         + max(model.discriminator_scales, 1) - 1)
-        require(data.image_size % divisor == 0, "data.image_size", data.image_size,
-                f"a multiple of {divisor} for a {model.discriminator_scales}-scale "
-                f"'{model.discriminator}' multiscale discriminator")
-    at_least("model.code_dim", model.code_dim, 1)
-    at_least("model.encoder_mlp_width", model.encoder_mlp_width, 1)
-    layers("model.encoder_layers", model.encoder_layers)
+        problems.require(image_size % divisor == 0, "data.image_size", image_size,
+                         f"a multiple of {divisor} for a {model.discriminator_scales}-"
+                         f"scale '{model.discriminator}' multiscale discriminator")
+    problems.at_least("model.code_dim", model.code_dim, 1)
+    problems.at_least("model.encoder_mlp_width", model.encoder_mlp_width, 1)
+    problems.layers("model.encoder_layers", model.encoder_layers)
 
-    require(config.vgg.weights in ("imagenet", "random")
-            or os.path.isfile(config.vgg.weights), "vgg.weights", config.vgg.weights,
-            "'imagenet', 'random' or the path of an existing VGG19 weights file")
-    layers("vgg.content_layers", config.vgg.content_layers)
-    layers("vgg.style_layers", config.vgg.style_layers)
 
-    choice("loss.adversarial", loss.adversarial, adversarial.KINDS)
+def _vgg_problems(problems, vgg_config):
+    problems.require(vgg_config.weights in ("imagenet", "random")
+                     or os.path.isfile(vgg_config.weights), "vgg.weights",
+                     vgg_config.weights,
+                     "'imagenet', 'random' or the path of an existing VGG19 weights "
+                     "file")
+    problems.layers("vgg.content_layers", vgg_config.content_layers)
+    problems.layers("vgg.style_layers", vgg_config.style_layers)
+
+
+def _loss_problems(problems, loss):
+    problems.choice("loss.adversarial", loss.adversarial, adversarial.KINDS)
     for key in ("adv_weight", "content_weight", "style_weight", "tv_weight",
-                "r1_weight", "encoder_weight", "identity_weight",
-                "keep_weight"):
-        weight(f"loss.{key}", loss[key])
+                "r1_weight", "encoder_weight", "identity_weight", "keep_weight"):
+        problems.weight(f"loss.{key}", loss[key])
     for key in ("encoder_prob", "identity_prob", "mix_prob"):
-        probability(f"loss.{key}", loss[key])
+        problems.probability(f"loss.{key}", loss[key])
 
+
+def _optim_problems(problems, optim):
     for key in ("g_lr", "d_lr"):
-        require(math.isfinite(optim[key]) and optim[key] > 0, f"optim.{key}",
-                optim[key], "a finite learning rate > 0")
+        problems.require(math.isfinite(optim[key]) and optim[key] > 0, f"optim.{key}",
+                         optim[key], "a finite learning rate > 0")
     for key in ("beta_1", "beta_2"):
-        require(0.0 <= optim[key] < 1.0, f"optim.{key}", optim[key],
-                "a number in [0, 1)")
+        problems.require(0.0 <= optim[key] < 1.0, f"optim.{key}", optim[key],
+                         "a number in [0, 1)")
 
-    at_least("train.batch_size", train.batch_size, 1)
+
+def _train_problems(problems, train, num_replicas):
+    problems.at_least("train.batch_size", train.batch_size, 1)
     if num_replicas and train.batch_size % num_replicas:
         problems.append(f"train.batch_size = {train.batch_size} is invalid; expected a "
                         f"multiple of the number of replicas ({num_replicas}).")
-    at_least("train.num_steps", train.num_steps, 1)
-    at_least("train.pretrain_steps", train.pretrain_steps, 0)
+    problems.at_least("train.num_steps", train.num_steps, 1)
+    problems.at_least("train.pretrain_steps", train.pretrain_steps, 0)
     for key in ("log_every", "image_every", "checkpoint_every", "keep_checkpoints",
                 "sample_contents", "sample_styles", "max_restores",
                 "collapse_patience"):
-        at_least(f"train.{key}", train[key], 1)
-    choice("train.on_nonfinite", train.on_nonfinite, ("stop", "restore"))
-    require(0.0 < train.restore_lr_factor < 1.0, "train.restore_lr_factor",
-            train.restore_lr_factor, "a factor in (0, 1) that lowers the learning rates")
+        problems.at_least(f"train.{key}", train[key], 1)
+    problems.choice("train.on_nonfinite", train.on_nonfinite, ("stop", "restore"))
+    problems.require(0.0 < train.restore_lr_factor < 1.0, "train.restore_lr_factor",
+                     train.restore_lr_factor,
+                     "a factor in (0, 1) that lowers the learning rates")
+    problems.choice("train.precision", train.precision, precision.PRECISIONS)
 
-    choice("train.precision", train.precision, precision.PRECISIONS)
-    choice("strategy.name", config.strategy.name, strategy.STRATEGIES)
-    at_least("strategy.cpu_devices", config.strategy.cpu_devices, 0)
-    return problems
+
+def _eval_problems(problems, eval_config, data):
+    problems.at_least("eval.every", eval_config.every, 0)
+    if eval_config.every <= 0:
+        return
+    problems.at_least("eval.num_contents", eval_config.num_contents, 1)
+    problems.at_least("eval.crops_per_style", eval_config.crops_per_style, 1)
+    problems.at_least("eval.fusion_contents", eval_config.fusion_contents, 1)
+    # SSIM's 11x11 windows must fit in the images.
+    problems.require(data.image_size >= 16, "data.image_size", data.image_size,
+                     "at least 16 when eval.every > 0 (SSIM's 11-pixel windows)")
+    if eval_config.content_dir:
+        problems.require(os.path.isdir(eval_config.content_dir), "eval.content_dir",
+                         eval_config.content_dir, "an existing folder of held-out "
+                         "photos")
+    elif not data.demo:
+        problems.require(False, "eval.content_dir", eval_config.content_dir,
+                         "a folder of held-out photos (none of them in "
+                         "data.content_dir) when eval.every > 0 without data.demo")

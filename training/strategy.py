@@ -110,15 +110,6 @@ def _tpu_strategy(address):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def per_replica_batch_size(global_batch_size, strategy):
-    replicas = strategy.num_replicas_in_sync
-    if global_batch_size % replicas:
-        raise ValueError(
-            f"train.batch_size={global_batch_size} must be divisible by the number "
-            f"of replicas ({replicas}).")
-    return global_batch_size // replicas
-
-
 # --------------------------------------------------------------------------- workers
 
 

@@ -3,17 +3,18 @@
 The method's "pretrained style-transfer network as the generator": a perceptual-only
 run (or any run) provides G, and a new run fine-tunes it adversarially with a fresh D.
 """
-import json
 import os
 
 import tensorflow as tf
 from absl import logging
 
+from storage import workdir as workdir_lib
+
 
 def resolve_checkpoint(source):
     """(checkpoint prefix, its run's workdir) for a workdir, its checkpoints/ folder or
     a checkpoint prefix inside <workdir>/checkpoints/."""
-    checkpoints = os.path.join(source, "checkpoints")
+    checkpoints = workdir_lib.checkpoint_dir(source)
     if os.path.isdir(checkpoints) and tf.train.latest_checkpoint(checkpoints):
         return tf.train.latest_checkpoint(checkpoints), source
     if os.path.isdir(source) and tf.train.latest_checkpoint(source):
@@ -25,13 +26,6 @@ def resolve_checkpoint(source):
                      f"checkpoints/ folder nor a checkpoint prefix (no checkpoint found).")
 
 
-def _read_json(path):
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def init_generator(source, models, style_names):
     """Loads the generator, the bank (if `source` trained the same styles, in order)
     and the encoder (if both runs have one) of `source` into `models`.
@@ -41,13 +35,13 @@ def init_generator(source, models, style_names):
     """
     prefix, source_workdir = resolve_checkpoint(source)
     items = {"generator": models.generator}
-    source_styles = _read_json(os.path.join(source_workdir, "styles.json"))
-    if source_styles and source_styles["names"] == list(style_names):
+    if workdir_lib.read_style_names(source_workdir) == list(style_names):
         items["bank"] = models.bank
     else:
         logging.warning("init_generator: %s trained other styles; the style bank "
                         "starts fresh.", source_workdir)
-    source_config = _read_json(os.path.join(source_workdir, "config.json")) or {}
+    source_config = workdir_lib.read_config(source_workdir) or {}
+    # .get: a source run from before the encoder existed has no model.encoder.
     if (models.encoder is not None
             and source_config.get("model", {}).get("encoder", False)):
         items["encoder"] = models.encoder

@@ -31,7 +31,7 @@ def base_config():
     config.loss.content_weight = 3e-3
     config.loss.style_weight = 1e-3
     config.loss.tv_weight = 1.0
-    config.optim.g_lr = 1e-3  # as the quickstart: 1e-4 was too slow for a short run
+    config.optim.g_lr = 1e-3  # as the quickstart: 1e-4 is too slow for a short run
     config.train.batch_size = 4
     config.train.num_steps = 1500
     config.train.pretrain_steps = 500

@@ -1,0 +1,149 @@
+"""A run's checkpoints: what they hold, which one a run resumes from, saving, and
+going back to the last good one after a divergence.
+
+Checkpoints survive `kill -9` by construction of tf.train.CheckpointManager: TF
+writes a checkpoint's files under `ckpt-N_temp/` and renames them into place, and
+only then rewrites the `checkpoint` index file, atomically (write + rename). A kill at
+any moment leaves the index listing complete checkpoints only; the restore below also
+skips a listed checkpoint whose files cannot be read (a damaged disk, a file cut short
+by a copy), falling back to the one before it.
+"""
+import glob
+import os
+
+import tensorflow as tf
+from absl import logging
+
+from storage import workdir as workdir_lib
+from training import strategy as strategy_lib
+
+
+def has_checkpoint(workdir):
+    return tf.train.latest_checkpoint(workdir_lib.checkpoint_dir(workdir)) is not None
+
+
+def checkpoint_items(models, step, balance, ema):
+    """The objects a checkpoint holds, by name. Optional parts only when on, so runs
+    from before they existed still resume."""
+    items = {"generator": models.generator, "discriminator": models.discriminator,
+             "bank": models.bank, "g_optimizer": models.g_optimizer,
+             "d_optimizer": models.d_optimizer, "step": step}
+    if balance.enabled:
+        items["d_balance"] = balance.average
+    if models.encoder is not None:
+        items["encoder"] = models.encoder
+    if ema:
+        items.update(ema.checkpoint_items())
+    return items
+
+
+class RunCheckpoints:
+    """The checkpoint of a run and its managers: `manager` saves (into the workdir on
+    the chief, into a scratch folder elsewhere) and `source` is the chief's folder that
+    every worker resumes from."""
+
+    def __init__(self, items, workdir, strategy, keep):
+        self.checkpoint = tf.train.Checkpoint(**items)
+        directory = workdir_lib.checkpoint_dir(workdir)
+        self.manager = strategy_lib.make_checkpoint_manager(self.checkpoint, directory,
+                                                            strategy, keep)
+        self.source = (self.manager if strategy_lib.is_chief(strategy) else
+                       tf.train.CheckpointManager(self.checkpoint, directory,
+                                                  max_to_keep=keep))
+
+    def resume(self):
+        """Restores the newest readable checkpoint; returns its path, or None."""
+        return restore_newest_readable(self.checkpoint, self.source)
+
+    def save(self, step):
+        self.manager.save(checkpoint_number=step)
+
+    def restore_after_divergence(self, models, step, factor, error):
+        return restore_after_divergence(self.checkpoint, self.source, models, step,
+                                        factor, error)
+
+
+# File-level damage: a truncated data file (IndexError "Read less bytes than
+# requested"), a bad index (DataLossError), a missing file (NotFoundError).
+_UNREADABLE_CHECKPOINT = (tf.errors.OpError, IndexError)
+
+
+def restore_newest_readable(checkpoint, manager, finite_variables=()):
+    """Restores the newest checkpoint of `manager` that reads back (and in which
+    `finite_variables` hold no NaN or inf); returns its path, or None when there is
+    none yet.
+
+    Raises:
+      ValueError: if a checkpoint does not match the models (written with another
+        config), or if checkpoints exist but none can be read.
+    """
+    for path in reversed(_candidates(manager)):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            if all_finite(finite_variables):
+                return path
+            # NaN gradients at a checkpoint step give finite losses but NaN weights.
+            logging.warning("Skipping checkpoint %s: its weights are not finite; "
+                            "trying the one before it.", path)
+        except _UNREADABLE_CHECKPOINT as error:
+            logging.warning("Skipping checkpoint %s: it cannot be read (%s: %s); "
+                            "trying the one before it.", path, type(error).__name__,
+                            _first_line(error))
+        except (ValueError, AssertionError) as error:
+            raise ValueError(
+                f"Checkpoint {path} does not match the models of this config "
+                f"({_first_line(error)}); it was written with a different config (see "
+                f"config.json in the workdir): use that config or a new workdir."
+            ) from error
+    if _candidates(manager):
+        raise ValueError(
+            f"None of the checkpoints in {manager.directory} is usable (see the "
+            f"warnings above); move that folder away to start the run from scratch.")
+    return None
+
+
+def _candidates(manager):
+    """The checkpoints of the manager's index file, oldest first; if it lists none
+    (a missing or damaged index, which TF ignores with a warning), the checkpoints
+    found in the folder, rather than silently starting again over them."""
+    if manager.checkpoints:
+        return list(manager.checkpoints)
+    numbered = []
+    for index_file in glob.glob(os.path.join(glob.escape(manager.directory),
+                                             "*-*.index")):
+        prefix = index_file[:-len(".index")]
+        number = prefix.rsplit("-", 1)[1]
+        if number.isdigit():
+            numbered.append((int(number), prefix))
+    if numbered:
+        logging.warning("The index file of %s lists no checkpoint but %d are in the "
+                        "folder: trying them, newest first.", manager.directory,
+                        len(numbered))
+    return [prefix for _, prefix in sorted(numbered)]
+
+
+def all_finite(variables):
+    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in variables)
+
+
+def _first_line(error):
+    return str(error).strip().split("\n")[0][:300]
+
+
+def restore_after_divergence(checkpoint, manager, models, step, factor, error):
+    """Restores the last good checkpoint and multiplies both learning rates by
+    `factor`; returns the step it restored. The lowered rates are optimizer state, so
+    they are saved with the next checkpoints and kept by a resumed run."""
+    variables = (models.generator.weights + models.discriminator.weights
+                 + models.bank.weights)
+    path = restore_newest_readable(checkpoint, manager, variables)
+    if path is None:
+        raise error
+    rates = []
+    for optimizer in (models.g_optimizer, models.d_optimizer):
+        old = float(optimizer.learning_rate)
+        optimizer.learning_rate.assign(old * factor)
+        rates.append(f"{old:.3g} -> {old * factor:.3g}")
+    logging.warning("%s Restored %s (step %d) and lowered the learning rates: G %s, "
+                    "D %s.", error, path, int(step), *rates)
+    return int(step)

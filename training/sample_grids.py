@@ -1,0 +1,45 @@
+"""The sample grid of a run: fixed contents x styles painted at every image step, as
+a TensorBoard image and as <workdir>/samples/NNNNNNN.png."""
+import numpy as np
+import tensorflow as tf
+
+from data import pipeline
+from models import generator as generator_lib
+from storage import atomic, workdir as workdir_lib
+from training import summaries
+
+
+def _center_crops(files, size):
+    images = []
+    for path in files:
+        image = pipeline.resize_short_side(pipeline.decode_image(path), size)
+        images.append(tf.image.resize_with_crop_or_pad(image, size, size))
+    return np.stack(images)
+
+
+def fixed_samples(data_config, train_config):
+    """Content and style images shown in every sample grid: the first few contents,
+    and the first image of each of the first few styles, centre-cropped."""
+    size = data_config.image_size
+    contents, styles = pipeline.first_images_from_config(
+        data_config, train_config.sample_contents, train_config.sample_styles)
+    return (_center_crops(contents, size), _center_crops(styles, size),
+            np.arange(len(styles), dtype=np.int32))
+
+
+def render_samples(models, contents, styles, style_ids):
+    """Runs G on every (content, style) pair of the fixed samples -> grid image."""
+    codes = models.bank(style_ids)
+    num_contents, num_styles = len(contents), len(style_ids)
+    images = tf.constant(np.repeat(contents, num_styles, axis=0))
+    code_maps = generator_lib.as_code_map(tf.tile(codes, [num_contents, 1]))
+    outputs = models.generator([images, code_maps], training=False)
+    outputs = np.asarray(outputs).reshape((num_contents, num_styles) + contents.shape[1:])
+    return summaries.sample_grid(contents, styles, outputs)
+
+
+def write_sample_grid(models, samples, workdir, step):
+    """Paints the fixed `samples` with `models`; logs and saves the grid."""
+    grid = render_samples(models, *samples)
+    tf.summary.image("samples", grid[None], step=step)
+    atomic.write_png(workdir_lib.sample_grid_path(workdir, step), grid)
