@@ -54,6 +54,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     # Imported here so --help answers without loading TensorFlow.
     from evaluation import evaluator
+    from training import defaults
     options = evaluator.Options(
         output=_OUTPUT.value, model=_MODEL.value, content_dir=_CONTENT_DIR.value,
         style_dir=_STYLE_DIR.value, methods=tuple(_METHOD.value),
@@ -61,7 +62,8 @@ def main(argv):
         gatys_steps=_GATYS_STEPS.value, gatys_learning_rate=_GATYS_LEARNING_RATE.value,
         fusion_pair=tuple(_FUSION_PAIR.value), fusion_contents=_FUSION_CONTENTS.value,
         batch_size=_BATCH_SIZE.value, crops_per_style=_CROPS_PER_STYLE.value,
-        max_contents=_MAX_CONTENTS.value, seed=_SEED.value)
+        max_contents=_MAX_CONTENTS.value, seed=_SEED.value,
+        default_config=defaults.base_config().to_dict())
     results, rows = evaluator.evaluate(options)
     evaluator.write_results(options.output, results, rows)
     print(evaluator.markdown_table(results))

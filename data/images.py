@@ -9,6 +9,7 @@ import functools
 import os
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -272,6 +273,13 @@ def resize_short_side(image, size):
     new_shape = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
     resized = tf.image.resize(image, new_shape, method="bilinear", antialias=True)
     return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def center_square(path_or_bytes, resize, size):
+    """An image resized on its short side to `resize`, centre-cropped to size x size,
+    as a numpy array."""
+    image = resize_short_side(decode_image(path_or_bytes), resize)
+    return np.asarray(tf.image.resize_with_crop_or_pad(image, size, size))
 
 
 def random_crop_and_flip(image, image_size, seed):

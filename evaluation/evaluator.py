@@ -30,19 +30,18 @@ import numpy as np
 import tensorflow as tf
 
 import painting
-from data import pipeline
+from data import images, pipeline
 from evaluation import baselines, classifier as classifier_lib, metrics
-from training import defaults as common
+from evaluation import style_reference
+from evaluation.during_training import FUSION_WEIGHTS
 from losses import perceptual
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib
 from storage import atomic
 from storage import workdir as workdir_lib
-from training import summaries
 
 METHODS = ("ours", "identity", "gatys")
-FUSION_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 # Columns of metrics.csv after method, content and style; also the summary keys.
 PAIR_METRICS = ("content_distance", "ssim_y", "gram_distance", "mean_std_distance",
                 "total_variation", "objective", "target_posterior")
@@ -69,6 +68,9 @@ class Options:
     max_contents: int = 0       # 0 = every content image
     max_style_images: int = 8   # images per style averaged into its target
     seed: int = 0
+    # The vgg and loss sections used when the model has no config.json (evaluate.py
+    # passes the library's defaults).
+    default_config: dict = None
 
 
 # --------------------------------------------------------------------------- settings
@@ -90,9 +92,7 @@ def resolve_settings(options):
         raise ValueError("--model is required to evaluate method 'ours'; expected a "
                          "run's workdir or export folder.")
     config, workdir = painting.find_run_config(options.model)
-    defaults = common.base_config()
-    vgg = dict(config["vgg"]) if config else defaults.vgg.to_dict()
-    loss = dict(config["loss"]) if config else defaults.loss.to_dict()
+    vgg, loss = _vgg_and_loss(config or options.default_config)
     train_size = config["data"]["image_size"] if config else 256
     image_size = options.image_size or train_size
     if image_size % generator_lib.STRIDE or image_size < 16:
@@ -130,6 +130,14 @@ def resolve_settings(options):
     }
     _check_output(options.output, settings)
     return settings
+
+
+def _vgg_and_loss(config):
+    if config is None:
+        raise ValueError("Without a run's config.json the evaluation needs the VGG and "
+                         "loss settings: pass --model=<a run's workdir>, or "
+                         "Options(default_config=...) as evaluate.py does.")
+    return dict(config["vgg"]), dict(config["loss"])
 
 
 def _data_dir(flag_value, config, workdir, kind):
@@ -174,35 +182,6 @@ def _check_output(output, settings):
 # --------------------------------------------------------------------------- images
 
 
-def load_square(path, resize, size):
-    """Image resized on its short side to `resize`, centre-cropped to size x size."""
-    image = pipeline.resize_short_side(pipeline.decode_image(path), resize)
-    return np.asarray(tf.image.resize_with_crop_or_pad(image, size, size))
-
-
-def random_crops(image, crop_size, count, random_state):
-    """`count` random crop_size squares of an [H, W, 3] image, half of them flipped."""
-    height, width = image.shape[:2]
-    crops = []
-    for _ in range(count):
-        top = random_state.randint(0, height - crop_size + 1)
-        left = random_state.randint(0, width - crop_size + 1)
-        crop = image[top:top + crop_size, left:left + crop_size]
-        crops.append(crop[:, ::-1] if random_state.rand() < 0.5 else crop)
-    return crops
-
-
-def tiles(images, crop_size):
-    """Non-overlapping crop_size tiles of images [B, S, S, 3] -> [B * n * n, ...],
-    n = S // crop_size, tiles of one image consecutive."""
-    images = np.asarray(images)
-    count = images.shape[1] // crop_size
-    cropped = images[:, :count * crop_size, :count * crop_size]
-    grid = cropped.reshape(len(images), count, crop_size, count, crop_size, 3)
-    return grid.transpose(0, 1, 3, 2, 4, 5).reshape(-1, crop_size, crop_size, 3), \
-        count * count
-
-
 def split_held_back(files):
     """(training files, held-back files) of one style. Every 4th image is held back
     (at least one) when the style has several; a single image serves both, with
@@ -216,34 +195,23 @@ def split_held_back(files):
 # --------------------------------------------------------------------------- style data
 
 
-class FeatureNetwork:
-    """The VGG19 feature extractor with the evaluation's layer lists."""
+class FeatureNetwork(style_reference.Features):
+    """The VGG19 feature extractor with the evaluation's layer lists, traced once."""
 
     def __init__(self, vgg_settings):
-        self.content_layers = vgg_settings["content_layers"]
-        self.style_layers = vgg_settings["style_layers"]
-        self.model = vgg_lib.build_feature_extractor(
-            list(dict.fromkeys(self.content_layers + self.style_layers)),
+        model = vgg_lib.build_feature_extractor(
+            list(dict.fromkeys(vgg_settings["content_layers"]
+                               + vgg_settings["style_layers"])),
             weights=vgg_settings["weights"],
             fallback_to_random=vgg_settings["fallback_to_random"],
             seed=vgg_settings["seed"])
-        self.description = self.model.weights_description
-        self._call = tf.function(lambda images: self.model(images))
+        super().__init__(model, vgg_settings["content_layers"],
+                         vgg_settings["style_layers"])
+        self.description = model.weights_description
+        self._call = tf.function(lambda images: model(images))
 
     def __call__(self, images):
         return self._call(tf.convert_to_tensor(images, tf.float32))
-
-    def style_features(self, features):
-        return [features[name] for name in self.style_layers]
-
-    def content_features(self, features):
-        return [features[name] for name in self.content_layers]
-
-    def statistics_vectors(self, images, batch_size=64):
-        """metrics.statistics_vectors over the style layers, in batches."""
-        return np.concatenate([
-            metrics.statistics_vectors(self.style_features(self(images[i:i + batch_size])))
-            for i in range(0, len(images), batch_size)])
 
 
 @dataclasses.dataclass
@@ -266,10 +234,10 @@ def prepare_styles(settings, network):
     train_crops, train_labels, held_crops, held_labels = [], [], [], []
     separate = True
     for style_id, files in enumerate(files_per_style):
-        images = [load_square(path, resize, size)
-                  for path in files[:settings["max_style_images"]]]
-        preview.append(images[0])
-        features = network.style_features(network(np.stack(images)))
+        style_images = [images.center_square(path, resize, size)
+                        for path in files[:settings["max_style_images"]]]
+        preview.append(style_images[0])
+        features = network.style_features(network(np.stack(style_images)))
         grams.append([tf.reduce_mean(g, axis=0) for g in perceptual.gram_matrices(features)])
         statistics.append([(tf.reduce_mean(m, axis=0), tf.reduce_mean(s, axis=0))
                            for m, s in perceptual.channel_statistics(features)])
@@ -278,8 +246,8 @@ def prepare_styles(settings, network):
         for file_list, count, crops, labels in (
                 (train_files, settings["crops_per_style"], train_crops, train_labels),
                 (held_files, settings["crops_per_style"] // 2, held_crops, held_labels)):
-            new = _crops_of_files(file_list, count, resize, settings["crop_size"],
-                                  random_state)
+            new = style_reference.crops_of_files(file_list, count, resize,
+                                                 settings["crop_size"], random_state)
             crops.extend(new)
             labels.extend([style_id] * len(new))
     train_vectors = network.statistics_vectors(np.stack(train_crops))
@@ -301,18 +269,6 @@ def prepare_styles(settings, network):
          (zip(*layer) for layer in zip(*statistics))],
         np.stack(preview), classifier, np.concatenate([train_vectors, held_vectors]),
         report)
-
-
-def _crops_of_files(files, count, resize, crop_size, random_state):
-    """`count` random crops spread evenly over `files` (round robin)."""
-    crops = []
-    per_file = [count // len(files) + (i < count % len(files)) for i in range(len(files))]
-    for path, number in zip(files, per_file):
-        if number:
-            image = np.asarray(pipeline.resize_short_side(pipeline.decode_image(path),
-                                                          resize))
-            crops.extend(random_crops(image, crop_size, number, random_state))
-    return crops
 
 
 def gather_targets(style_data, style_ids):
@@ -387,7 +343,7 @@ def evaluate(options):
     if settings["max_contents"]:
         content_files = content_files[:settings["max_contents"]]
     size = settings["image_size"]
-    contents = np.stack([load_square(path, size, size) for path in content_files])
+    contents = np.stack([images.center_square(path, size, size) for path in content_files])
     content_names = [os.path.relpath(path, settings["content_dir"])
                      for path in content_files]
     style_data = prepare_styles(settings, network)
@@ -460,7 +416,7 @@ def evaluate_method(name, method, contents, content_names, style_data, network,
              "predicted_style": style_data.names[predictions[k]],
              "deceived": bool(deceived[k])} for k, (i, j) in enumerate(pairs)]
     method_results = {"summary": summary, "per_style": per_style,
-                      "grid": summaries.sample_grid(contents[:len(grid)],
+                      "grid": painting.sample_grid(contents[:len(grid)],
                                                     style_data.preview, grid)}
     return method_results, rows
 
@@ -477,7 +433,7 @@ def pair_metrics(outputs, contents, style_ids, style_data, network, settings):
     content_features = network(contents)
     grams, statistics = gather_targets(style_data, style_ids)
     style_features = network.style_features(output_features)
-    tile_images, tiles_per_image = tiles(outputs, settings["crop_size"])
+    tile_images, tiles_per_image = style_reference.tiles(outputs, settings["crop_size"])
     vectors = network.statistics_vectors(tile_images)
     posteriors = style_data.classifier.probabilities(vectors).reshape(
         len(outputs), tiles_per_image, -1).mean(axis=1)
@@ -500,6 +456,20 @@ def pair_metrics(outputs, contents, style_ids, style_data, network, settings):
     return values, posteriors, vectors
 
 
+def fusion_summary(curves):
+    """Spearman(w, .) of p_b and t, and the path smoothness of t and of the two-way
+    posterior, each averaged over the contents."""
+    mean = style_reference.mean_ignoring_nan
+    summary = {f"spearman_{key}": mean(metrics.spearman(FUSION_WEIGHTS, curve)
+                                       for curve in curves[key])
+               for key in ("posterior_b", "relative_position")}
+    for key in ("relative_position", "two_way_posterior_b"):
+        smoothness = [metrics.path_smoothness(curve) for curve in curves[key]]
+        summary.update({f"{key}_{name}": mean(s[name] for s in smoothness)
+                        for name in smoothness[0]})
+    return summary
+
+
 def fusion_path(model, contents, style_data, network, settings):
     """Two-style weighted fusion c(w) = (1 - w) c_a + w c_b for w = 0, 0.1, ..., 1.
 
@@ -516,63 +486,34 @@ def fusion_path(model, contents, style_data, network, settings):
                          f"styles {style_data.names}.")
     style_a, style_b = (style_data.names.index(name) for name in pair)
     bank_pair = bank_indices(pair, model.names, settings["style_dir"])
-    weights = FUSION_WEIGHTS[:, None].astype(np.float32)
-    fused = style_lib.mix(model.source.codes[bank_pair],
-                          np.concatenate([1 - weights, weights], axis=1))
+    weights = np.stack([1.0 - FUSION_WEIGHTS, FUSION_WEIGHTS], axis=1)
+    fused = style_lib.mix(model.source.codes[bank_pair], weights)
     curves = {key: [] for key in ("posterior_b", "two_way_posterior_b",
                                   "gram_distance_a", "gram_distance_b",
                                   "relative_position")}
     strips = []
     for content in contents[:settings["fusion_contents"]]:
-        images = tf.constant(np.repeat(content[None], len(FUSION_WEIGHTS), axis=0))
-        outputs = np.asarray(model.paint_codes(images, fused))
+        repeated = np.repeat(content[None], len(FUSION_WEIGHTS), axis=0)
+        outputs = np.asarray(model.paint_codes(repeated, fused))
         strips.append(outputs)
         output_grams = perceptual.gram_matrices(network.style_features(network(outputs)))
         distance_a, distance_b = (
             metrics.gram_distance(output_grams, [gram[k:k + 1] for gram in
                                                  style_data.grams])
             for k in (style_a, style_b))
-        tile_images, tiles_per_image = tiles(outputs, settings["crop_size"])
-        posteriors = style_data.classifier.probabilities(
-            network.statistics_vectors(tile_images)).reshape(
-                len(outputs), tiles_per_image, -1).mean(axis=1)
+        posteriors = style_reference.tile_posteriors(style_data.classifier, network,
+                                                     outputs, settings["crop_size"])
         curves["posterior_b"].append(posteriors[:, style_b])
         curves["two_way_posterior_b"].append(
             posteriors[:, style_b] / (posteriors[:, style_a] + posteriors[:, style_b]))
         curves["gram_distance_a"].append(distance_a)
         curves["gram_distance_b"].append(distance_b)
         curves["relative_position"].append(distance_a / (distance_a + distance_b))
-    summary = {
-        "spearman_posterior_b": _mean_of(metrics.spearman(FUSION_WEIGHTS, curve)
-                                         for curve in curves["posterior_b"]),
-        "spearman_relative_position": _mean_of(
-            metrics.spearman(FUSION_WEIGHTS, curve)
-            for curve in curves["relative_position"])}
-    for key in ("relative_position", "two_way_posterior_b"):
-        smoothness = [metrics.path_smoothness(curve) for curve in curves[key]]
-        summary.update({f"{key}_{name}": _mean_of(s[name] for s in smoothness)
-                        for name in smoothness[0]})
-    return {"pair": pair, "weights": FUSION_WEIGHTS.tolist(), "summary": summary,
+    return {"pair": pair, "weights": FUSION_WEIGHTS.tolist(),
+            "summary": fusion_summary(curves),
             "mean_curves": {key: np.mean(values, axis=0).tolist()
                             for key, values in curves.items()},
-            "strip": _strip_grid(np.stack(strips))}
-
-
-def _mean_of(values):
-    """Mean ignoring NaN (a constant curve has no Spearman); NaN if all are NaN."""
-    values = np.asarray(list(values), np.float64)
-    return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")
-
-
-def _strip_grid(strips, gap=2):
-    """[rows, K, S, S, 3] -> one image: each row a fusion path, white gaps."""
-    rows, count, size = strips.shape[:3]
-    grid = np.ones((rows * (size + gap) - gap, count * (size + gap) - gap, 3), np.float32)
-    for row in range(rows):
-        for k in range(count):
-            top, left = row * (size + gap), k * (size + gap)
-            grid[top:top + size, left:left + size] = strips[row, k]
-    return grid
+            "strip": painting.tile_grid(np.stack(strips))}
 
 
 # --------------------------------------------------------------------------- outputs

@@ -7,7 +7,7 @@ for evaluate.py's evaluator, so both measure styles the same way.
 import numpy as np
 import tensorflow as tf
 
-from data import pipeline
+from data import images as images_lib
 from evaluation import classifier as classifier_lib, metrics
 from losses import perceptual
 
@@ -43,13 +43,6 @@ class Features:
             for i in range(0, len(images), batch_size)])
 
 
-def load_square(path, resize, size):
-    """Image (a path or encoded bytes) resized on its short side to `resize`,
-    centre-cropped to size x size."""
-    image = pipeline.resize_short_side(pipeline.decode_image(path), resize)
-    return np.asarray(tf.image.resize_with_crop_or_pad(image, size, size))
-
-
 def random_crops(image, crop_size, count, random_state):
     """`count` random crop_size squares of an [H, W, 3] image, half of them flipped."""
     height, width = image.shape[:2]
@@ -68,8 +61,8 @@ def crops_of_files(files, count, resize, crop_size, random_state):
     per_file = [count // len(files) + (i < count % len(files)) for i in range(len(files))]
     for path, number in zip(files, per_file):
         if number:
-            image = np.asarray(pipeline.resize_short_side(pipeline.decode_image(path),
-                                                          resize))
+            image = np.asarray(images_lib.resize_short_side(images_lib.decode_image(path),
+                                                            resize))
             crops.extend(random_crops(image, crop_size, number, random_state))
     return crops
 
@@ -90,7 +83,7 @@ def mean_grams(features, files_per_style, resize, size):
     its images, each resized to `resize` and centre-cropped to `size`."""
     per_style = []
     for files in files_per_style:
-        images = np.stack([load_square(path, resize, size) for path in files])
+        images = np.stack([images_lib.center_square(path, resize, size) for path in files])
         per_style.append([tf.reduce_mean(gram, axis=0) for gram in features.grams(images)])
     return [tf.stack(layer) for layer in zip(*per_style)]
 

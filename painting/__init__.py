@@ -13,12 +13,13 @@ tiles), images (content in, PNG/JPEG out), files (files and folders in one run).
 """
 from painting.files import BatchError, list_contents, paint_files
 from painting.images import (load_content, pad_to_stride, prepare_content,
-                             preserve_color, write_image)
+                             preserve_color, sample_grid, tile_grid,
+                             write_image)
 from painting.loading import StyleSource, find_run_config, load_export
-from painting.painter import Painter, load
+from painting.painter import Painter, load, paint_batch
 from painting.plan import CodeField, FusionPlan, make_plan
 
 __all__ = ["BatchError", "CodeField", "FusionPlan", "Painter", "StyleSource",
            "find_run_config", "list_contents", "load", "load_content", "load_export",
-           "make_plan", "pad_to_stride", "paint_files", "prepare_content",
-           "preserve_color", "write_image"]
+           "make_plan", "pad_to_stride", "paint_batch", "paint_files", "prepare_content",
+           "preserve_color", "sample_grid", "tile_grid", "write_image"]

@@ -85,3 +85,29 @@ def write_image(path, image):
         raise ValueError(f"Could not encode an image of shape {pixels.shape} as "
                          f"{extension}.")
     atomic.write_atomically(path, encoded.tobytes())
+
+
+def tile_grid(tiles, gap=2):
+    """Tiles [R, C, S, S, 3] -> one float32 image of R x C tiles with white gaps."""
+    tiles = np.asarray(tiles, np.float32)
+    rows, cols, size = tiles.shape[:3]
+    grid = np.ones((rows * (size + gap) - gap, cols * (size + gap) - gap, 3), np.float32)
+    for row in range(rows):
+        for col in range(cols):
+            top, left = row * (size + gap), col * (size + gap)
+            grid[top:top + size, left:left + size] = tiles[row, col]
+    return grid
+
+
+def sample_grid(contents, styles, outputs, gap=2):
+    """Content x style grid: the first row shows the style images, the first column
+    the contents, cell (i, j) the output for content i in style j; white top-left.
+
+    Args:
+      contents: [K, S, S, 3]; styles: [N, S, S, 3]; outputs: [K, N, S, S, 3].
+    """
+    contents, styles, outputs = (np.asarray(a, np.float32)
+                                 for a in (contents, styles, outputs))
+    header = np.concatenate([np.ones_like(styles[:1]), styles])[None]
+    body = np.concatenate([contents[:, None], outputs], axis=1)
+    return tile_grid(np.concatenate([header, body]), gap)

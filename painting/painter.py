@@ -61,14 +61,21 @@ class Painter:
         return painted
 
     def paint_codes(self, contents, codes):
-        """A batch of contents [B, H, W, 3] (H, W multiples of STRIDE), each painted
-        with its own code [B, D]; traced once per batch shape."""
+        """paint_batch with this model, traced once per batch shape."""
         if self._paint_codes is None:
             generator = self.generator
-            self._paint_codes = tf.function(lambda contents, codes: generator(
-                [contents, generator_lib.as_code_map(codes)], training=False))
+            self._paint_codes = tf.function(
+                lambda contents, codes: paint_batch(generator, contents, codes))
         return self._paint_codes(tf.convert_to_tensor(contents, tf.float32),
                                  tf.convert_to_tensor(codes, tf.float32))
+
+
+def paint_batch(generator, contents, codes):
+    """A batch of contents [B, H, W, 3] (H, W multiples of STRIDE), each painted with
+    its own uniform code [B, D]."""
+    code_maps = generator_lib.as_code_map(tf.convert_to_tensor(codes, tf.float32))
+    return generator([tf.convert_to_tensor(contents, tf.float32), code_maps],
+                     training=False)
 
 
 def load(model_path, tile_size=512, tile_overlap=128):

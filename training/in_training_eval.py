@@ -9,12 +9,11 @@ import os
 import time
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from data import pipeline, tfrecords as tfrecords_lib
 from evaluation import during_training, style_reference
-from models import generator as generator_lib
+import painting
 from storage import workdir as workdir_lib
 from training import summaries
 
@@ -79,10 +78,8 @@ class InTrainingEvaluation:
         values, with eval/seconds the wall time of this evaluation."""
         started = time.perf_counter()
 
-        def paint(images, codes):
-            code_maps = generator_lib.as_code_map(tf.constant(codes, tf.float32))
-            return models.generator([tf.constant(images, tf.float32), code_maps],
-                                    training=False)
+        def paint(contents, codes):
+            return painting.paint_batch(models.generator, contents, codes)
 
         num_styles = len(self.reference.grams[0])
         codes = np.asarray(models.bank(np.arange(num_styles, dtype=np.int32)))

@@ -3,18 +3,13 @@ a TensorBoard image and as <workdir>/samples/NNNNNNN.png."""
 import numpy as np
 import tensorflow as tf
 
-from data import pipeline
-from models import generator as generator_lib
+from data import images, pipeline
+import painting
 from storage import atomic, workdir as workdir_lib
-from training import summaries
 
 
 def _center_crops(files, size):
-    images = []
-    for path in files:
-        image = pipeline.resize_short_side(pipeline.decode_image(path), size)
-        images.append(tf.image.resize_with_crop_or_pad(image, size, size))
-    return np.stack(images)
+    return np.stack([images.center_square(path, size, size) for path in files])
 
 
 def fixed_samples(data_config, train_config):
@@ -28,14 +23,14 @@ def fixed_samples(data_config, train_config):
 
 
 def render_samples(models, contents, styles, style_ids):
-    """Runs G on every (content, style) pair of the fixed samples -> grid image."""
-    codes = models.bank(style_ids)
+    """Paints every (content, style) pair of the fixed samples -> grid image."""
+    codes = np.asarray(models.bank(style_ids))
     num_contents, num_styles = len(contents), len(style_ids)
-    images = tf.constant(np.repeat(contents, num_styles, axis=0))
-    code_maps = generator_lib.as_code_map(tf.tile(codes, [num_contents, 1]))
-    outputs = models.generator([images, code_maps], training=False)
+    outputs = painting.paint_batch(models.generator,
+                                   np.repeat(contents, num_styles, axis=0),
+                                   np.tile(codes, [num_contents, 1]))
     outputs = np.asarray(outputs).reshape((num_contents, num_styles) + contents.shape[1:])
-    return summaries.sample_grid(contents, styles, outputs)
+    return painting.sample_grid(contents, styles, outputs)
 
 
 def write_sample_grid(models, samples, workdir, step):

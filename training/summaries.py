@@ -3,7 +3,6 @@ the reader of its scalars."""
 import glob
 import os
 
-import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
@@ -30,35 +29,6 @@ def read_scalars(workdir):
                 if value.ndim == 0 and value.dtype.kind == "f":
                     scalars.setdefault(tag, {})[event.step] = float(value)
     return scalars
-
-
-def sample_grid(contents, styles, outputs, gap=2):
-    """Content x style grid: the first row shows the style images, the first column
-    the contents, cell (i, j) the output for content i in style j.
-
-    Args:
-      contents: [K, S, S, 3]; styles: [N, S, S, 3]; outputs: [K, N, S, S, 3].
-    Returns:
-      One float32 [H, W, 3] image with white gaps between tiles.
-    """
-    contents, styles, outputs = (np.asarray(a, np.float32)
-                                 for a in (contents, styles, outputs))
-    size = contents.shape[1]
-    rows, cols = contents.shape[0] + 1, styles.shape[0] + 1
-    grid = np.ones((rows * (size + gap) - gap, cols * (size + gap) - gap, 3),
-                   np.float32)
-
-    def put(row, col, tile):
-        top, left = row * (size + gap), col * (size + gap)
-        grid[top:top + size, left:left + size] = tile
-
-    for j, tile in enumerate(styles):
-        put(0, j + 1, tile)
-    for i, tile in enumerate(contents):
-        put(i + 1, 0, tile)
-        for j in range(styles.shape[0]):
-            put(i + 1, j + 1, outputs[i, j])
-    return grid
 
 
 def write_scalars(metrics, step):
