@@ -147,12 +147,12 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         content_resize=data_config.content_resize or None,
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
-        tfrecords=data_config.get("tfrecords") or None, input_context=input_context)
+        tfrecords=data_config.tfrecords or None, input_context=input_context)
 
 
 def style_names_from_config(data_config):
     """The sorted style names of the run's data (folders or TFRecords)."""
-    if data_config.get("tfrecords"):
+    if data_config.tfrecords:
         return tfrecords_lib.read_metadata(data_config.tfrecords)["styles"]
     return images.list_styles(data_config.style_dir)[0]
 
@@ -160,7 +160,7 @@ def style_names_from_config(data_config):
 def first_images_from_config(data_config, num_contents, num_styles):
     """(the first `num_contents` contents, the first image of each of the first
     `num_styles` styles), as paths or encoded bytes (decode_image reads both)."""
-    if data_config.get("tfrecords"):
+    if data_config.tfrecords:
         contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
         files_per_style = tfrecords_lib.load_styles(data_config.tfrecords)[1]
     else:
@@ -173,7 +173,7 @@ def unreadable_files(data_config):
     """(path, reason) of every image file of the content and style folders that
     training skips; nothing is logged (keep_readable_images logs them). TFRecords
     hold no files to check: their images were checked when they were written."""
-    if data_config.get("tfrecords"):
+    if data_config.tfrecords:
         return []
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
     files = [path for folder in folders for path in images.list_images(folder.strip())]

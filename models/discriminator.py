@@ -205,8 +205,8 @@ def build_vgg_discriminator(feature_extractor, layer, variant_name="base",
 def build_from_config(model_config, vgg_config=None):
     """D of `model_config.discriminator_kind` (default "patch"); the vgg kind reads
     the VGG19 weights setting of `vgg_config` (config.vgg, as the perceptual losses)."""
-    kind = model_config.get("discriminator_kind", "patch")
-    spectral_norm = model_config.get("spectral_norm", False)
+    kind = model_config.discriminator_kind
+    spectral_norm = model_config.spectral_norm
     size, code_dim = model_config.discriminator, model_config.code_dim
     if kind == "patch":
         return build_discriminator(size, code_dim, spectral_norm=spectral_norm)

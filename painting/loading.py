@@ -118,6 +118,7 @@ def load_checkpoint(workdir, checkpoint_path=None):
         raise ValueError(f"No checkpoint in {workdir!r}: expected "
                          f"{workdir_lib.CONFIG_FILE} and {workdir_lib.CHECKPOINT_DIR}/ "
                          f"of a training run.")
+    # A config.json of a run older than a key lacks it, so optional keys use .get.
     config = ml_collections.ConfigDict(config)
     names = workdir_lib.read_style_names(workdir)
     generator = generator_lib.build_generator(config.model.generator,

@@ -231,7 +231,7 @@ def test_make_dataset_from_config(folders):
     content, styles = folders
     data_config = ml_collections.ConfigDict(dict(
         content_dir=str(content), style_dir=str(styles), image_size=16, content_resize=0,
-        style_resize=32, cache_styles=True))
+        style_resize=32, cache_styles=True, tfrecords=""))
     dataset, names = pipeline.make_dataset_from_config(data_config, global_batch_size=2,
                                                        seed=0)
     batch = first_batches(dataset, 1)[0]
