@@ -247,8 +247,8 @@ def keep_gate_of(run, field):
 
 def square(path, size):
     """The image resized on its short side to `size` and centre-cropped square."""
-    from evaluation import evaluator
-    return evaluator.load_square(path, size, size)
+    from data import images
+    return images.center_square(path, size, size)
 
 
 def style_image(run, name, size):
