@@ -14,16 +14,18 @@ import tensorflow as tf
 
 from experiments import figures, quickstart
 from models import generator as generator_lib
+from tests.helpers import REPO
 from training import export, loop
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """The quickstart test variant with the style encoder (for the strength figure),
-    both training stages in 3 steps (so L_G and L_D are logged)."""
+    both training stages in 3 steps (so L_G and L_D are logged). Not the session's
+    shared run: the encoder adds a checkpoint root that test_train pins, and only
+    this module needs a trained encoder."""
     workdir = str(tmp_path_factory.mktemp("run"))
     config = quickstart.get_config("test")
     config.model.encoder = True
@@ -169,6 +171,7 @@ def test_read_scalars_returns_logged_values_and_later_files_win(tmp_path):
     np.testing.assert_allclose(scalars["loss/D/adv"][1], [1.5])
 
 
+@pytest.mark.slow
 def test_command_trains_a_missing_run_then_draws(tmp_path):
     workdir, output = str(tmp_path / "run"), str(tmp_path / "figures")
     result = subprocess.run(

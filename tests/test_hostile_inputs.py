@@ -15,7 +15,7 @@ import stylize
 from data import pipeline
 from evaluation import evaluator
 from experiments import quickstart
-from tests.test_train import read_scalars
+from tests.helpers import read_scalars
 from training import export, loop, step as step_lib
 
 

@@ -15,10 +15,8 @@ import pytest
 import tensorflow as tf
 
 from experiments import paintings, quickstart
-from tests.test_train import read_scalars
+from tests.helpers import REPO, read_scalars
 from training import config_check, export, guards, loop, step as step_lib
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --------------------------------------------------------------------------- config
@@ -243,23 +241,14 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
         guards.restore_newest_readable(checkpoint, manager)
 
 
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("run"))
-    config = quickstart.get_config("test")
-    config.train.num_steps = 2
-    loop.train_and_evaluate(config, workdir)
-    return config, workdir
-
-
-def test_resuming_with_another_architecture_is_a_clear_error(short_run):
-    config, workdir = short_run
+def test_resuming_with_another_architecture_is_a_clear_error(trained_run_copy):
+    config, workdir = trained_run_copy
     config = config.copy_and_resolve_references()
     config.model.generator = "small"
     config.train.num_steps = 4
     with open(os.path.join(workdir, "config.json")) as f:
         saved_config = f.read()
-    with pytest.raises(ValueError, match=r"Checkpoint .*ckpt-2 does not match the "
+    with pytest.raises(ValueError, match=r"Checkpoint .*ckpt-3 does not match the "
                        r"models of this config \(Received incompatible tensor with "
                        r"shape .*\); it was written with a different config"):
         loop.train_and_evaluate(config, workdir)
@@ -268,8 +257,8 @@ def test_resuming_with_another_architecture_is_a_clear_error(short_run):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong_architecture", "not_keras"])
-def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
-    _, workdir = short_run
+def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage):
+    _, workdir = trained_run
     export_dir = str(tmp_path / "export")
     shutil.copytree(os.path.join(workdir, "export"), export_dir)
     model_path = os.path.join(export_dir, export.GENERATOR_FILE)
@@ -420,6 +409,7 @@ def two_uninterrupted_runs(tmp_path_factory):
             for w in workdirs]
 
 
+@pytest.mark.slow
 def test_two_deterministic_runs_give_bit_identical_weights(two_uninterrupted_runs):
     first, second = two_uninterrupted_runs
     assert first.keys() == second.keys() and len(first) > 20
@@ -427,6 +417,7 @@ def test_two_deterministic_runs_give_bit_identical_weights(two_uninterrupted_run
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_kill_9_at_a_random_moment_then_the_same_command_resumes(
         two_uninterrupted_runs, tmp_path):
     """SIGKILL a real run at a random moment (possibly inside a checkpoint write);

@@ -9,11 +9,10 @@ import tensorflow as tf
 
 import stylize
 from experiments import quickstart
-from tests.helpers import make_codes_matter
+from tests.helpers import REPO, make_codes_matter
 from storage import atomic
 from training import export, step as step_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = ["alpha", "beta"]
 
 

@@ -11,8 +11,7 @@ import pytest
 import tensorflow as tf
 
 from data import pipeline, tfrecords
-from tests.test_data import random_image, write_image
-from tests.test_train import REPO
+from tests.helpers import REPO, random_image, write_image
 
 
 @pytest.fixture(scope="module")
