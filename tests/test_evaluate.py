@@ -289,6 +289,7 @@ def test_evaluation_rejects_styles_outside_the_bank_and_output_inside_inputs(
             output=str(tmp_path), model=trained_run, methods=("ours", "magic")))
 
 
+@pytest.mark.slow
 def test_evaluate_command_on_a_workdir_uses_its_bank_styles(trained_run, tmp_path):
     output = str(tmp_path / "eval")
     result = subprocess.run(

@@ -56,6 +56,7 @@ def drawn(trained_run, tmp_path_factory):
     return options, figures.make_figures(options)
 
 
+@pytest.mark.slow
 def test_every_figure_is_written_at_its_size_with_real_content(drawn):
     options, written = drawn
     assert sorted(written) == list(range(1, 10))
@@ -104,6 +105,7 @@ def test_every_figure_is_written_at_its_size_with_real_content(drawn):
     assert not [name for name in os.listdir(options.output) if name.startswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_defaults_fall_back_to_the_runs_own_styles_and_photos(trained_run, drawn):
     options, _ = drawn
     run = figures.load_run(options)
@@ -119,6 +121,7 @@ def test_defaults_fall_back_to_the_runs_own_styles_and_photos(trained_run, drawn
         figures.strength_figure(without_encoder, options, [], ["hatching"])
 
 
+@pytest.mark.slow
 def test_unfinished_run_is_drawn_from_its_newest_checkpoint(trained_run, tmp_path):
     """A run still training has checkpoints but no export: its newest checkpoint is
     exported under --output (not into the run) and paints like the final export."""

@@ -175,6 +175,7 @@ def test_the_dataset_streams_a_whole_epoch_of_the_survivors(hostile):
             assert np.isfinite(values).all() and 0 <= values.min() <= values.max() <= 1
 
 
+@pytest.mark.slow
 def test_training_on_hostile_folders_runs_and_logs_the_skipped_count(hostile,
                                                                       tmp_path):
     content, styles, expected = hostile

@@ -115,6 +115,7 @@ def test_pretraining_longer_than_the_run_is_a_warning(caplog):
     assert "never trains D" in caplog.text
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_bad_keys_and_values_in_one_sentence(tmp_path):
     command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
                f"--workdir={tmp_path / 'run'}"]
@@ -334,6 +335,7 @@ def divergence_config(mode):
     return config
 
 
+@pytest.mark.slow
 def test_nonfinite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
         poisoned_training, tmp_path):
     poisoned_training.append(5)
@@ -343,6 +345,7 @@ def test_nonfinite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-4")
 
 
+@pytest.mark.slow
 def test_nonfinite_loss_restores_the_last_checkpoint_with_lower_learning_rates(
         poisoned_training, tmp_path, caplog):
     poisoned_training.append(5)
@@ -362,6 +365,7 @@ def test_nonfinite_loss_restores_the_last_checkpoint_with_lower_learning_rates(
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-8")
 
 
+@pytest.mark.slow
 def test_a_divergence_that_persists_stops_after_max_restores(poisoned_training,
                                                              tmp_path):
     poisoned_training.extend([3, 4])  # diverges again right after the restore

@@ -99,6 +99,7 @@ def test_read_only_output_folder_is_an_error(export_dir, photo, tmp_path):
         folder.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path):
     generator, _, codes = export.load_export(export_dir)
     image = np.random.RandomState(1).uniform(size=(1, 24, 32, 3)).astype(np.float32)
@@ -127,6 +128,7 @@ def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path
     np.testing.assert_allclose(np.load(tmp_path / "fused.npy"), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_lists_styles_and_paints(export_dir, photo, tmp_path):
     output = str(tmp_path / "cli.png")
     result = subprocess.run(

@@ -162,6 +162,7 @@ def assert_same_step(expected, actual, rtol, metric_abs, gradient_atol):
                                        atol=gradient_atol * scale)
 
 
+@pytest.mark.slow
 def test_xla_step_matches_the_plain_step(plain_step):
     config, batch, initial, plain = plain_step
     xla = one_step(tf.distribute.get_strategy(), batch, initial, config,
@@ -169,7 +170,7 @@ def test_xla_step_matches_the_plain_step(plain_step):
     assert_same_step(plain, xla, rtol=1e-4, metric_abs=1e-5, gradient_atol=1e-4)
 
 
-@pytest.mark.parametrize("replicas", [2, 4])
+@pytest.mark.parametrize("replicas", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus,
                                                              plain_step):
     """One step over N logical CPUs equals one step on one device for the same
@@ -203,6 +204,7 @@ def test_config_is_logged_as_text(trained_run):
     assert b'"num_steps": 3' in tf.make_ndarray(event.tensor_proto).item()
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_config_without_training(tmp_path):
     result = subprocess.run(
         [sys.executable, "train.py", "--config=experiments/quickstart.py:test",

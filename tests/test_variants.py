@@ -166,6 +166,7 @@ def staged_run(tmp_path_factory):
     return workdir, models
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_an_ema_run_loads_the_averaged_weights(staged_run):
     """stylize.py and figures read a workdir's checkpoint: an EMA run gives them the
     same averaged weights as its export, not the live ones."""
@@ -188,6 +189,7 @@ def d_variables(workdir, number):
             if name.startswith("d_optimizer/_trainable_variables/")}
 
 
+@pytest.mark.slow
 def test_adversarial_stage_starts_at_pretrain_steps(staged_run):
     """Steps 1-2 perceptual only (no adversarial term, D untouched); from step 3 the
     adversarial term is non-zero and D is updated."""
@@ -249,6 +251,7 @@ def test_ema_update_under_two_replica_mirrored_strategy():
         np.testing.assert_allclose(np.asarray(value), before + 1.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ema_run_exports_the_average(staged_run):
     workdir, models = staged_run
     _, _, codes = export.load_export(str(workdir))
@@ -275,6 +278,7 @@ def test_balance_skips_discriminator_updates_while_accuracy_average_is_high():
     assert off.update_discriminator() and float(off.average) == 0.5
 
 
+@pytest.mark.slow
 def test_balanced_run_skips_d_updates_by_its_logged_decisions(tmp_path):
     config = quickstart.get_config("test")
     config.train.pretrain_steps = 0
@@ -296,6 +300,7 @@ def test_balanced_run_skips_d_updates_by_its_logged_decisions(tmp_path):
         assert changed == bool(expected)
 
 
+@pytest.mark.slow
 def test_init_generator_loads_generator_and_bank_of_another_run(staged_run, tmp_path):
     source, source_models = staged_run
     config = quickstart.get_config("test")
@@ -313,6 +318,7 @@ def test_init_generator_loads_generator_and_bank_of_another_run(staged_run, tmp_
                    zip(models.discriminator.weights, source_models.discriminator.weights))
 
 
+@pytest.mark.slow
 def test_init_generator_accepts_a_checkpoint_prefix_and_skips_other_styles(staged_run):
     source, source_models = staged_run
     config = quickstart.get_config("test")
@@ -324,6 +330,7 @@ def test_init_generator_accepts_a_checkpoint_prefix_and_skips_other_styles(stage
                                   np.array(source_models.generator.weights[0]))
 
 
+@pytest.mark.slow
 def test_init_generator_refuses_a_generator_of_another_size(staged_run, tmp_path):
     source, _ = staged_run
     config = quickstart.get_config("test")
