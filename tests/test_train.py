@@ -170,7 +170,8 @@ def test_xla_step_matches_the_plain_step(plain_step):
     assert_same_step(plain, xla, rtol=1e-4, metric_abs=1e-5, gradient_atol=1e-4)
 
 
-@pytest.mark.parametrize("replicas", [2, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("replicas", [2, 4])
 def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus,
                                                              plain_step):
     """One step over N logical CPUs equals one step on one device for the same
