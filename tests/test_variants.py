@@ -330,9 +330,8 @@ def test_init_generator_accepts_a_checkpoint_prefix_and_skips_other_styles(stage
                                   np.array(source_models.generator.weights[0]))
 
 
-@pytest.mark.slow
-def test_init_generator_refuses_a_generator_of_another_size(staged_run, tmp_path):
-    source, _ = staged_run
+def test_init_generator_refuses_a_generator_of_another_size(trained_run, tmp_path):
+    _, source = trained_run
     config = quickstart.get_config("test")
     config.model.code_dim = 4
     models = small_models(config)
