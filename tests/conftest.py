@@ -1,14 +1,17 @@
-"""Test-session setup: quiet TensorFlow and split the CPU into logical devices.
+"""Test-session setup: quiet TensorFlow, split the CPU into logical devices, and the
+one trained run that the end-to-end tests share.
 
 The logical devices must exist before TensorFlow runs its first op, so this is done
 here, once, before any test imports a model. Tests that need N replicas build a
 MirroredStrategy over the first N of them; everything else runs on /cpu:0 as usual.
 """
 import os
-from pathlib import Path
+import shutil
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import ml_collections  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -17,9 +20,9 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
     [tf.config.LogicalDeviceConfiguration()] * NUM_LOGICAL_CPUS)
 
-# Real paintings and photos shipped beside the repository (not in it). Tests that use
-# them skip cleanly on a fresh clone where ../shared is absent.
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from experiments import quickstart  # noqa: E402
+from tests.helpers import SHARED_DATA  # noqa: E402
+from training import loop  # noqa: E402
 
 
 @pytest.fixture
@@ -27,6 +30,35 @@ def shared_data():
     if not (SHARED_DATA / "MANIFEST.csv").exists():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+class TrainedRun(NamedTuple):
+    config: ml_collections.ConfigDict
+    workdir: str
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """The quickstart :test run, trained once per session: 3 steps with
+    pretrain_steps=1, so step 1 is perceptual only and steps 2-3 log every
+    adversarial term; checkpoints 2 and 3, samples, events and the export.
+
+    Shared by every test that reads a finished run: read it, never write to it
+    (take `trained_run_copy` to resume, damage or retrain a workdir), and copy the
+    config (`copy_and_resolve_references`) before changing it."""
+    workdir = str(tmp_path_factory.mktemp("trained_run"))
+    config = quickstart.get_config("test")
+    config.train.pretrain_steps = 1
+    loop.train_and_evaluate(config, workdir)
+    return TrainedRun(config, workdir)
+
+
+@pytest.fixture
+def trained_run_copy(trained_run, tmp_path):
+    """A private copy of the shared run's workdir and config, free to change."""
+    workdir = str(tmp_path / "trained_run")
+    shutil.copytree(trained_run.workdir, workdir)
+    return TrainedRun(trained_run.config.copy_and_resolve_references(), workdir)
 
 
 _strategies_made = []

@@ -1,5 +1,36 @@
-"""Shared test helpers."""
+"""Shared test helpers: the repository root, the real-data folder, image writers,
+the TensorBoard scalar reader, and the code-head randomiser. Test modules import
+these from here, never from another test module."""
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
 import tensorflow as tf
+
+from training import summaries
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Real paintings and photos shipped beside the repository (not in it). Tests that use
+# them skip cleanly on a fresh clone where ../shared is absent.
+SHARED_DATA = Path(REPO).parent / "shared" / "data"
+
+read_scalars = summaries.read_scalars
+
+
+def write_image(path, image):
+    """Writes an RGB, RGBA or grayscale uint8 array with OpenCV (which expects BGR order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[-1] == 3
+                             else cv2.COLOR_RGBA2BGRA)
+    assert cv2.imwrite(str(path), image)
+
+
+def random_image(height, width, channels, seed):
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
 def make_codes_matter(generator, seed, stddev=0.1, keep=0.3):

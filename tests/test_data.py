@@ -12,20 +12,7 @@ import pytest
 import tensorflow as tf
 
 from data import images, pipeline, samples
-
-
-def write_image(path, image):
-    """Writes an RGB, RGBA or grayscale uint8 array with OpenCV (which expects BGR order)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR if image.shape[-1] == 3
-                             else cv2.COLOR_RGBA2BGRA)
-    assert cv2.imwrite(str(path), image)
-
-
-def random_image(height, width, channels, seed):
-    shape = (height, width) if channels == 1 else (height, width, channels)
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+from tests.helpers import random_image, write_image
 
 
 @pytest.fixture

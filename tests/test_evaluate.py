@@ -12,12 +12,9 @@ import pytest
 import tensorflow as tf
 
 from evaluation import baselines, classifier as classifier_lib, evaluator, metrics
-from experiments import quickstart
 from losses import perceptual
 from models import vgg as vgg_lib
-from training import loop
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO
 
 
 # --------------------------------------------------------------------------- metrics
@@ -203,10 +200,9 @@ def test_gatys_reduces_the_style_loss(small_vgg):
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("run"))
-    loop.train_and_evaluate(quickstart.get_config("test"), workdir)
-    return workdir
+def trained_run(trained_run):
+    """The workdir of the session's shared run (tests/conftest.py), read only."""
+    return trained_run.workdir
 
 
 def write_image(path, image):
@@ -293,6 +289,7 @@ def test_evaluation_rejects_styles_outside_the_bank_and_output_inside_inputs(
             output=str(tmp_path), model=trained_run, methods=("ours", "magic")))
 
 
+@pytest.mark.slow
 def test_evaluate_command_on_a_workdir_uses_its_bank_styles(trained_run, tmp_path):
     output = str(tmp_path / "eval")
     result = subprocess.run(

@@ -15,16 +15,18 @@ import tensorflow as tf
 import painting
 from experiments import figures, quickstart
 from models import generator as generator_lib
+from tests.helpers import REPO
 from training import loop
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """The quickstart test variant with the style encoder (for the strength figure),
-    both training stages in 3 steps (so L_G and L_D are logged)."""
+    both training stages in 3 steps (so L_G and L_D are logged). Not the session's
+    shared run: the encoder adds a checkpoint root that test_train pins, and only
+    this module needs a trained encoder."""
     workdir = str(tmp_path_factory.mktemp("run"))
     config = quickstart.get_config("test")
     config.model.encoder = True
@@ -55,6 +57,7 @@ def drawn(trained_run, tmp_path_factory):
     return options, figures.make_figures(options)
 
 
+@pytest.mark.slow
 def test_every_figure_is_written_at_its_size_with_real_content(drawn):
     options, written = drawn
     assert sorted(written) == list(range(1, 10))
@@ -103,6 +106,7 @@ def test_every_figure_is_written_at_its_size_with_real_content(drawn):
     assert not [name for name in os.listdir(options.output) if name.startswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_defaults_fall_back_to_the_runs_own_styles_and_photos(trained_run, drawn):
     options, _ = drawn
     run = figures.load_run(options)
@@ -118,6 +122,7 @@ def test_defaults_fall_back_to_the_runs_own_styles_and_photos(trained_run, drawn
         figures.strength_figure(without_encoder, options, [], ["hatching"])
 
 
+@pytest.mark.slow
 def test_unfinished_run_is_drawn_from_its_newest_checkpoint(trained_run, tmp_path):
     """A run still training has checkpoints but no export: its newest checkpoint is
     exported under --output (not into the run) and paints like the final export."""
@@ -170,6 +175,7 @@ def test_read_scalars_returns_logged_values_and_later_files_win(tmp_path):
     np.testing.assert_allclose(scalars["loss/D/adv"][1], [1.5])
 
 
+@pytest.mark.slow
 def test_command_trains_a_missing_run_then_draws(tmp_path):
     workdir, output = str(tmp_path / "run"), str(tmp_path / "figures")
     result = subprocess.run(

@@ -16,7 +16,7 @@ import stylize
 from data import pipeline
 from evaluation import evaluator
 from experiments import quickstart
-from tests.test_train import read_scalars
+from tests.helpers import read_scalars
 from training import export, loop, step as step_lib
 
 
@@ -176,6 +176,7 @@ def test_the_dataset_streams_a_whole_epoch_of_the_survivors(hostile):
             assert np.isfinite(values).all() and 0 <= values.min() <= values.max() <= 1
 
 
+@pytest.mark.slow
 def test_training_on_hostile_folders_runs_and_logs_the_skipped_count(hostile,
                                                                       tmp_path):
     content, styles, expected = hostile

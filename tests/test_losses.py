@@ -1,4 +1,6 @@
 """Golden values of the adversarial and perceptual losses on tiny inputs."""
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -80,6 +82,37 @@ def test_nonsaturating_limits():
     np.testing.assert_allclose(
         adversarial.discriminator_loss(confident, -confident).numpy(), [0.0, 200.0],
         atol=1e-5)
+
+
+# Hand-computed: at l = 0, softplus(0) = log 2; at l = 1, softplus(-1) = 0.31326,
+# softplus(1) = 1.31326. One example with patch logits real [1, 1], fake [0, 0].
+HAND_COMPUTED = {
+    # kind: (L_G(fake), L_D(real, fake))
+    "nonsaturating": (math.log(2.0), 0.3132617 + math.log(2.0)),
+    "hinge": (0.0, 0.0 + 1.0),
+    "lsgan": (0.5, 0.0 + 0.0),
+}
+
+
+@pytest.mark.parametrize("kind", adversarial.KINDS)
+def test_adversarial_losses_hand_computed(kind):
+    real = tf.ones((1, 1, 2, 1))
+    fake = tf.zeros((1, 1, 2, 1))
+    generator_value, discriminator_value = HAND_COMPUTED[kind]
+    assert float(adversarial.generator_loss(fake, kind)[0]) == pytest.approx(
+        generator_value, abs=1e-6)
+    assert float(adversarial.discriminator_loss(real, fake, kind)[0]) == pytest.approx(
+        discriminator_value, abs=1e-6)
+
+
+@pytest.mark.parametrize("kind,expected", [("nonsaturating", 0.75), ("hinge", 0.75),
+                                           ("lsgan", 0.5)])
+def test_d_accuracy_uses_the_loss_decision_boundary(kind, expected):
+    # Real patches [0.3, 0.4]: both above 0, none above 0.5.
+    # Fake patches [-2, 0.2]: one at <= 0, both at <= 0.5.
+    real = tf.constant([[[[0.3], [0.4]]]])
+    fake = tf.constant([[[[-2.0], [0.2]]]])
+    assert float(adversarial.d_accuracy(real, fake, kind)[0]) == pytest.approx(expected)
 
 
 def test_unknown_kind_lists_valid_kinds():

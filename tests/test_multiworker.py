@@ -19,9 +19,9 @@ import pytest
 import tensorflow as tf
 
 from painting import loading
+from tests.helpers import REPO
 from training import strategy as strategy_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A launch took about 75 s on the 2-core machine and up to 3.5 min when it was shared
 # with other jobs (import, model build and tracing dominate); the limit only guards
 # against a hang.
@@ -79,6 +79,7 @@ def fingerprint(log_text):
     return value
 
 
+@pytest.mark.slow
 def test_two_workers_stop_together_on_sigterm_resume_and_end_identical(tmp_path):
     chief_workdir, worker_workdir = str(tmp_path / "chief"), str(tmp_path / "worker")
 

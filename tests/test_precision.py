@@ -29,7 +29,8 @@ def train_steps(precision_name, strategy, steps=2):
 
 
 @pytest.mark.parametrize("precision_name, replicas", [
-    ("mixed_float16", 1), ("mixed_float16", 2), ("mixed_bfloat16", 1)])
+    ("mixed_float16", 1), pytest.param("mixed_float16", 2, marks=pytest.mark.slow),
+    ("mixed_bfloat16", 1)])
 def test_mixed_precision_step_is_finite_with_float32_outputs(precision_name, replicas,
                                                             mirrored_cpus):
     strategy = (mirrored_cpus(replicas) if replicas > 1

@@ -15,12 +15,10 @@ import pytest
 import tensorflow as tf
 
 from experiments import paintings, quickstart
-from tests.test_train import read_scalars
 from painting import loading
 from storage import workdir as workdir_lib
+from tests.helpers import REPO, read_scalars
 from training import checkpointing, config_check, guards, loop, step as step_lib
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --------------------------------------------------------------------------- config
@@ -119,6 +117,7 @@ def test_pretraining_longer_than_the_run_is_a_warning(caplog):
     assert "never trains D" in caplog.text
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_bad_keys_and_values_in_one_sentence(tmp_path):
     command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
                f"--workdir={tmp_path / 'run'}"]
@@ -245,23 +244,14 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
         checkpointing.restore_newest_readable(checkpoint, manager)
 
 
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("run"))
-    config = quickstart.get_config("test")
-    config.train.num_steps = 2
-    loop.train_and_evaluate(config, workdir)
-    return config, workdir
-
-
-def test_resuming_with_another_architecture_is_a_clear_error(short_run):
-    config, workdir = short_run
+def test_resuming_with_another_architecture_is_a_clear_error(trained_run_copy):
+    config, workdir = trained_run_copy
     config = config.copy_and_resolve_references()
     config.model.generator = "small"
     config.train.num_steps = 4
     with open(os.path.join(workdir, "config.json")) as f:
         saved_config = f.read()
-    with pytest.raises(ValueError, match=r"Checkpoint .*ckpt-2 does not match the "
+    with pytest.raises(ValueError, match=r"Checkpoint .*ckpt-3 does not match the "
                        r"models of this config \(Received incompatible tensor with "
                        r"shape .*\); it was written with a different config"):
         loop.train_and_evaluate(config, workdir)
@@ -270,8 +260,8 @@ def test_resuming_with_another_architecture_is_a_clear_error(short_run):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong_architecture", "not_keras"])
-def test_a_bad_export_is_a_clear_error(short_run, tmp_path, damage):
-    _, workdir = short_run
+def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage):
+    _, workdir = trained_run
     export_dir = str(tmp_path / "export")
     shutil.copytree(os.path.join(workdir, "export"), export_dir)
     model_path = os.path.join(export_dir, workdir_lib.GENERATOR_FILE)
@@ -347,6 +337,7 @@ def divergence_config(mode):
     return config
 
 
+@pytest.mark.slow
 def test_nonfinite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
         poisoned_training, tmp_path):
     poisoned_training.append(5)
@@ -356,6 +347,7 @@ def test_nonfinite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-4")
 
 
+@pytest.mark.slow
 def test_nonfinite_loss_restores_the_last_checkpoint_with_lower_learning_rates(
         poisoned_training, tmp_path, caplog):
     poisoned_training.append(5)
@@ -375,6 +367,7 @@ def test_nonfinite_loss_restores_the_last_checkpoint_with_lower_learning_rates(
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-8")
 
 
+@pytest.mark.slow
 def test_a_divergence_that_persists_stops_after_max_restores(poisoned_training,
                                                              tmp_path):
     poisoned_training.extend([3, 4])  # diverges again right after the restore
@@ -422,6 +415,7 @@ def two_uninterrupted_runs(tmp_path_factory):
             for w in workdirs]
 
 
+@pytest.mark.slow
 def test_two_deterministic_runs_give_bit_identical_weights(two_uninterrupted_runs):
     first, second = two_uninterrupted_runs
     assert first.keys() == second.keys() and len(first) > 20
@@ -429,6 +423,7 @@ def test_two_deterministic_runs_give_bit_identical_weights(two_uninterrupted_run
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_kill_9_at_a_random_moment_then_the_same_command_resumes(
         two_uninterrupted_runs, tmp_path):
     """SIGKILL a real run at a random moment (possibly inside a checkpoint write);

@@ -10,11 +10,10 @@ import tensorflow as tf
 import painting
 import stylize
 from experiments import quickstart
-from tests.helpers import make_codes_matter
+from tests.helpers import REPO, make_codes_matter
 from storage import atomic
 from training import export, step as step_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = ["alpha", "beta"]
 
 
@@ -101,6 +100,7 @@ def test_read_only_output_folder_is_an_error(export_dir, photo, tmp_path):
         folder.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path):
     generator, _, codes = painting.load_export(export_dir)
     image = np.random.RandomState(1).uniform(size=(1, 24, 32, 3)).astype(np.float32)
@@ -129,6 +129,7 @@ def test_saved_model_reloads_in_a_fresh_process_and_matches(export_dir, tmp_path
     np.testing.assert_allclose(np.load(tmp_path / "fused.npy"), expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_lists_styles_and_paints(export_dir, photo, tmp_path):
     output = str(tmp_path / "cli.png")
     result = subprocess.run(

@@ -11,8 +11,7 @@ import pytest
 import tensorflow as tf
 
 from data import images, pipeline, tfrecords
-from tests.test_data import random_image, write_image
-from tests.test_train import REPO
+from tests.helpers import REPO, random_image, write_image
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +177,7 @@ def test_config_reads_records_and_names_styles(folders, prefix):
         pipeline.style_names_from_config(config)
 
 
+@pytest.mark.slow
 def test_command_line_writes_the_records(folders, tmp_path):
     content_dir, style_dir = folders
     result = subprocess.run(
@@ -193,6 +193,7 @@ def test_command_line_writes_the_records(folders, tmp_path):
         tfrecords.write_tfrecords(content_dir, style_dir, str(tmp_path / "x"), shards=8)
 
 
+@pytest.mark.slow
 def test_a_run_trains_from_records(folders, prefix, tmp_path):
     from experiments import quickstart
     from training import loop

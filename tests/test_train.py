@@ -14,21 +14,11 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from experiments import quickstart
 from painting import loading
-from training import loop, step as step_lib, summaries
+from tests.helpers import REPO, read_scalars
+from training import loop, step as step_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-read_scalars = summaries.read_scalars
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("run"))
-    config = quickstart.get_config("test")
-    config.train.pretrain_steps = 1  # exercise both stages in 3 steps
-    loop.train_and_evaluate(config, workdir)
-    return config, workdir
+# `trained_run` (tests/conftest.py): the quickstart :test run with pretrain_steps=1,
+# so its 3 steps exercise both stages.
 
 
 def test_run_writes_checkpoint_config_events_samples_and_export(trained_run):
@@ -71,8 +61,8 @@ def test_export_reloads_in_safe_mode_and_matches(trained_run):
     np.testing.assert_allclose(first, again([image, code_map]), atol=1e-6)
 
 
-def test_resume_continues_the_step_count(trained_run):
-    config, workdir = trained_run
+def test_resume_continues_the_step_count(trained_run_copy):
+    config, workdir = trained_run_copy
     config = config.copy_and_resolve_references()
     config.train.num_steps = 5
     loop.train_and_evaluate(config, workdir)
@@ -143,6 +133,15 @@ def fixed_batch_and_weights():
     return config, batch, initial
 
 
+@pytest.fixture(scope="module")
+def plain_step():
+    """The fixed batch and weights, and one plain step (one device, no XLA) from them:
+    the reference that the XLA and replica tests compare with, computed once."""
+    config, batch, initial = fixed_batch_and_weights()
+    plain = one_step(tf.distribute.get_strategy(), batch, initial, config)
+    return config, batch, initial, plain
+
+
 def test_the_train_step_is_traced_once_for_many_steps():
     config, batch, initial = fixed_batch_and_weights()
     one_step(tf.distribute.get_strategy(), batch, initial, config, steps=4)
@@ -164,21 +163,22 @@ def assert_same_step(expected, actual, rtol, metric_abs, gradient_atol):
                                        atol=gradient_atol * scale)
 
 
-def test_xla_step_matches_the_plain_step():
-    config, batch, initial = fixed_batch_and_weights()
-    plain = one_step(tf.distribute.get_strategy(), batch, initial, config)
+@pytest.mark.slow
+def test_xla_step_matches_the_plain_step(plain_step):
+    config, batch, initial, plain = plain_step
     xla = one_step(tf.distribute.get_strategy(), batch, initial, config,
                    jit_compile=True)
     assert_same_step(plain, xla, rtol=1e-4, metric_abs=1e-5, gradient_atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("replicas", [2, 4])
-def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus):
+def test_replicas_match_one_replica_on_the_same_global_batch(replicas, mirrored_cpus,
+                                                             plain_step):
     """One step over N logical CPUs equals one step on one device for the same
     global batch of 4 (N = 4: one example per replica, so every batch statistic
     and loss average crosses replicas)."""
-    config, batch, initial = fixed_batch_and_weights()
-    single = one_step(tf.distribute.get_strategy(), batch, initial, config)
+    config, batch, initial, single = plain_step
     replicated = one_step(mirrored_cpus(replicas), batch, initial, config)
     # Tolerance: losses to 1e-5 relative; gradients (Adam's first moments) to 1e-5
     # of the largest gradient of the same network: float32 rounding of sums taken
@@ -206,6 +206,7 @@ def test_config_is_logged_as_text(trained_run):
     assert b'"num_steps": 3' in tf.make_ndarray(event.tensor_proto).item()
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_config_without_training(tmp_path):
     result = subprocess.run(
         [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
@@ -216,6 +217,7 @@ def test_dry_run_prints_the_config_without_training(tmp_path):
     assert "num_steps: 3" in result.stdout
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
     """A SIGTERM mid-run saves the current step and exits cleanly (no export);
     the same command then resumes from that step."""
