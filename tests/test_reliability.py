@@ -18,7 +18,7 @@ from experiments import paintings, quickstart
 from painting import loading
 from storage import workdir as workdir_lib
 from tests.helpers import REPO, read_scalars
-from training import checkpointing, config_check, guards, loop, step as step_lib
+from training import checkpointing, config_check, defaults, guards, loop, step as step_lib
 
 
 # --------------------------------------------------------------------------- config
@@ -294,7 +294,8 @@ def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage):
         evaluator.evaluate(evaluator.Options(
             output=str(tmp_path / "out"), model=export_dir, image_size=16,
             content_dir=os.path.join(demo, "content"), vgg_weights="random",
-            style_dir=os.path.join(demo, "styles")))
+            style_dir=os.path.join(demo, "styles"),
+            default_config=defaults.base_config().to_dict()))
     assert not os.path.exists(tmp_path / "out")
 
 
