@@ -17,7 +17,7 @@ from data import pipeline
 from evaluation import evaluator
 from experiments import quickstart
 from tests.helpers import read_scalars
-from training import export, loop, step as step_lib
+from training import defaults, export, loop, step as step_lib
 
 
 def _png_chunk(kind, data):
@@ -237,7 +237,8 @@ def test_evaluate_skips_bad_contents_and_styles(export_dir, hostile, tmp_path):
     options = evaluator.Options(
         output=str(tmp_path / "eval"), model=export_dir, content_dir=content,
         style_dir=str(style_dir), methods=("ours",), image_size=16,
-        vgg_weights="random", batch_size=4, crops_per_style=4, fusion_contents=1)
+        vgg_weights="random", batch_size=4, crops_per_style=4, fusion_contents=1,
+        default_config=defaults.base_config().to_dict())  # the export has no config
     results, rows = evaluator.evaluate(options)
     good = sum(reason is None for reason in expected.values())
     assert len(rows) == good * 2  # every readable content x both styles
