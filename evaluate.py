@@ -10,8 +10,14 @@ fusion path), metrics.csv (one row per method, content and style), grid_<method>
 and fusion_ours.png into --output, and prints a markdown table. With a workdir as
 --model, the content/style folders, image size, VGG weights and layers and the loss
 weights default to the run's config.json. See README "Evaluate" for the metrics.
+
+The output folder is checked before any work. Errors are one sentence on stderr (the
+traceback too with --verbose); the exit status is 2 for a command line that cannot work
+and 1 for a failure while working (a damaged model, no usable image, a full disk).
 """
 import os
+import sys
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -46,13 +52,44 @@ _CROPS_PER_STYLE = flags.DEFINE_integer("crops_per_style", 32, "Style crops trai
 _MAX_CONTENTS = flags.DEFINE_integer("max_contents", 0, "Use only the first N content "
                                      "images (0: all).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the style crops.")
+_VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
 flags.mark_flag_as_required("output")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     # Imported here so --help answers without loading TensorFlow.
+    import painting
+    try:
+        run(argv, painting)
+    except painting.UsageError as error:
+        fail(error, 2)
+    except (ValueError, OSError) as error:
+        fail(error, 1)
+
+
+def fail(error, status):
+    """Ends the program with the error's sentence alone on stderr (and its traceback
+    with --verbose), and `status`."""
+    if _VERBOSE.value:
+        traceback.print_exc()
+    print(error, file=sys.stderr)
+    sys.exit(status)
+
+
+def parse_flags(argv):
+    """absl's flag parsing, but a bad or missing flag is one sentence and status 2,
+    not a FATAL line and status 1."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"{error} (see --help).", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(argv, painting):
+    if len(argv) > 1:
+        raise painting.UsageError(f"Unexpected arguments {argv[1:]}; every option is a "
+                                  f"--flag (see --help).")
     from evaluation import evaluator
     from training import defaults
     options = evaluator.Options(
@@ -71,4 +108,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

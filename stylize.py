@@ -19,13 +19,18 @@ are painted in overlapping tiles with the result of painting them whole
 extension, each written atomically, never over an input. In a folder run an image that
 fails is named and skipped, the rest are painted, and the run ends with a list of the
 failures and exit status 1.
+
+Errors are one sentence on stderr (the traceback too with --verbose); the exit status
+is 2 for a command line that cannot work (a missing or bad flag, an unknown style) and
+1 for a failure while working (a damaged model, an unreadable image, a full disk).
 """
 import os
 import sys
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
@@ -46,29 +51,53 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
         progress=progress)
 
 
-def main(argv):
+def run(argv, painting):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        raise painting.UsageError(f"Unexpected arguments {argv[1:]}; every option is a "
+                                  f"--flag (see --help).")
     if not _MODEL.value:
-        raise app.UsageError("--model is required (a run's workdir or export folder).")
-    import painting
+        raise painting.UsageError("--model is required (a run's workdir or export "
+                                  "folder).")
     if _LIST.value:
         print("\n".join(painting.load(_MODEL.value).names))
         return
     if not _CONTENT.value or not _OUTPUT.value:
-        raise app.UsageError("--content and --output are required.")
+        raise painting.UsageError("--content and --output are required.")
+    painting.paint_files(
+        _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
+        masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
+        fine_style=_FINE.value, preserve_color=_PRESERVE.value,
+        max_size=_MAX_SIZE.value, tile_size=_TILE_SIZE.value,
+        tile_overlap=_TILE_OVERLAP.value)
+
+
+def main(argv):
+    import painting
     try:
-        painting.paint_files(
-            _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
-            masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
-            fine_style=_FINE.value, preserve_color=_PRESERVE.value,
-            max_size=_MAX_SIZE.value, tile_size=_TILE_SIZE.value,
-            tile_overlap=_TILE_OVERLAP.value)
-    except painting.BatchError as error:
-        logging.error("%s", error)
-        sys.exit(1)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
+        run(argv, painting)
+    except painting.UsageError as error:
+        fail(error, 2)
+    except (ValueError, OSError) as error:  # BatchError too: it lists the failures
+        fail(error, 1)
+
+
+def fail(error, status):
+    """Ends the program with the error's sentence alone on stderr (and its traceback
+    with --verbose), and `status`."""
+    if _VERBOSE.value:
+        traceback.print_exc()
+    print(error, file=sys.stderr)
+    sys.exit(status)
+
+
+def parse_flags(argv):
+    """absl's flag parsing, but a bad flag is one sentence and status 2, not a
+    FATAL line and status 1."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"{error} (see --help).", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
@@ -102,4 +131,5 @@ if __name__ == "__main__":
     _OUTPUT = flags.DEFINE_string("output", None,
                                   "Output image file (.png/.jpg) or folder.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
-    app.run(main)
+    _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
+    app.run(main, flags_parser=parse_flags)

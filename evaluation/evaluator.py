@@ -46,6 +46,8 @@ METHODS = ("ours", "identity", "gatys")
 PAIR_METRICS = ("content_distance", "ssim_y", "gram_distance", "mean_std_distance",
                 "total_variation", "objective", "target_posterior")
 GRID_CONTENTS = 4
+# Files of the output folder besides the grid PNGs.
+OUTPUT_FILES = ("metrics.json", "metrics.csv")
 
 
 @dataclasses.dataclass
@@ -80,28 +82,32 @@ def resolve_settings(options):
     """All settings of the evaluation as a plain dict (recorded in metrics.json)."""
     unknown = sorted(set(options.methods) - set(METHODS))
     if unknown or not options.methods:
-        raise ValueError(f"--method {list(options.methods)} has unknown or no methods "
-                         f"{unknown}; expected a list of {', '.join(METHODS)}.")
+        raise painting.UsageError(
+            f"--method {list(options.methods)} has unknown or no methods {unknown}; "
+            f"expected a list of {', '.join(METHODS)}.")
     for name in ("batch_size", "gatys_steps", "fusion_contents", "max_style_images"):
         if getattr(options, name) < 1:
-            raise ValueError(f"--{name}={getattr(options, name)} must be at least 1.")
+            raise painting.UsageError(f"--{name}={getattr(options, name)} must be at "
+                                      f"least 1.")
     if options.crops_per_style < 2:
-        raise ValueError(f"--crops_per_style={options.crops_per_style} must be at least "
-                         f"2 (half as many crops are held back).")
+        raise painting.UsageError(
+            f"--crops_per_style={options.crops_per_style} must be at least 2 (half as "
+            f"many crops are held back).")
     if "ours" in options.methods and not options.model:
-        raise ValueError("--model is required to evaluate method 'ours'; expected a "
-                         "run's workdir or export folder.")
+        raise painting.UsageError("--model is required to evaluate method 'ours'; "
+                                  "expected a run's workdir or export folder.")
     config, workdir = painting.find_run_config(options.model)
     vgg, loss = _vgg_and_loss(config or options.default_config)
     train_size = config["data"]["image_size"] if config else 256
     image_size = options.image_size or train_size
     if image_size % generator_lib.STRIDE or image_size < 16:
-        raise ValueError(f"--image_size={image_size} must be at least 16 and divisible "
-                         f"by {generator_lib.STRIDE} (the generator's stride).")
+        raise painting.UsageError(
+            f"--image_size={image_size} must be at least 16 and divisible by "
+            f"{generator_lib.STRIDE} (the generator's stride).")
     crop_size = options.crop_size or image_size // 2
     if not 8 <= crop_size <= image_size:
-        raise ValueError(f"--crop_size={crop_size} must be between 8 and the image "
-                         f"size {image_size}.")
+        raise painting.UsageError(f"--crop_size={crop_size} must be between 8 and the "
+                                  f"image size {image_size}.")
     style_resize = (config["data"]["style_resize"] or train_size) if config else \
         image_size
     settings = {
@@ -149,8 +155,8 @@ def _data_dir(flag_value, config, workdir, kind):
         return os.path.abspath(flag_value)
     flag = "--content_dir" if kind == "content" else "--style_dir"
     if config is None:
-        raise ValueError(f"{flag} is required when --model is not a run with a "
-                         f"{workdir_lib.CONFIG_FILE}.")
+        raise painting.UsageError(f"{flag} is required when --model is not a run "
+                                  f"with a {workdir_lib.CONFIG_FILE}.")
     content_dir, style_dir = workdir_lib.data_folders(config, workdir)
     folder = content_dir if kind == "content" else style_dir
     if config["data"]["demo"] and not os.path.isdir(folder):
@@ -169,14 +175,16 @@ def describe_features(settings, description):
 
 
 def _check_output(output, settings):
-    """The output folder must not be inside a folder this evaluation reads images
-    from: its grid PNGs would become inputs of the next evaluation."""
+    """Before any work: the output folder can be written (painting.check_outputs, as
+    stylize checks its outputs), and it is not inside a folder this evaluation reads
+    images from, where its grid PNGs would become inputs of the next evaluation."""
     output = os.path.abspath(output)
     for key in ("content_dir", "style_dir"):
         folder = os.path.abspath(settings[key])
         if output == folder or output.startswith(folder + os.sep):
-            raise ValueError(f"--output={output} is inside the {key} {folder}; expected "
-                             f"a folder outside the input images.")
+            raise painting.UsageError(f"--output={output} is inside the {key} {folder}; "
+                                      f"expected a folder outside the input images.")
+    painting.check_outputs([os.path.join(output, name) for name in OUTPUT_FILES], [])
 
 
 # --------------------------------------------------------------------------- images
@@ -563,7 +571,7 @@ def write_results(output, results, rows):
         atomic.write_png(os.path.join(output, f"grid_{name}.png"), method["grid"])
         if "fusion" in method:
             atomic.write_png(os.path.join(output, f"fusion_{name}.png"),
-                                method["fusion"]["strip"])
+                             method["fusion"]["strip"])
     atomic.write_json(os.path.join(output, "metrics.json"), serializable)
     atomic.write_csv(os.path.join(output, "metrics.csv"), rows)
 

@@ -41,7 +41,8 @@ def validate_weights(weights, num_codes):
     """Checks fusion weights and returns them normalised to sum to 1 (float32).
 
     Weights must be finite, non-negative, not all zero, one per code. They are divided
-    by their sum, so (3, 1) means (0.75, 0.25).
+    by their sum, so (3, 1) means (0.75, 0.25): first by their largest, so any finite
+    weights normalise, (1e308, 1e308) to (0.5, 0.5) rather than overflowing the sum.
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (num_codes,):
@@ -51,9 +52,10 @@ def validate_weights(weights, num_codes):
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(
             f"Fusion weights must be finite and non-negative, got {weights.tolist()}.")
-    if weights.sum() == 0:
+    if not np.any(weights > 0):
         raise ValueError("Fusion weights are all zero; give at least one style a "
                          "positive weight.")
+    weights = weights / weights.max()  # in [0, 1]: the sum is at most num_codes
     return (weights / weights.sum()).astype(np.float32)
 
 

@@ -9,9 +9,11 @@ figures, the evaluator, the export's checks).
 
 Modules: loading (export or checkpoint -> model), plan (styles -> code fields),
 masks (spatial fusion), painter (code fields -> pixels, whole or tiled), tiling (exact
-tiles), images (content in, PNG/JPEG out), files (files and folders in one run).
+tiles), images (content in, PNG/JPEG out), files (files and folders in one run),
+errors (UsageError: an option that cannot work; scripts exit 2 for it).
 """
-from painting.files import BatchError, list_contents, paint_files
+from painting.errors import UsageError
+from painting.files import BatchError, check_outputs, list_contents, paint_files
 from painting.images import (load_content, pad_to_stride, prepare_content,
                              preserve_color, sample_grid, tile_grid,
                              write_image)
@@ -20,6 +22,7 @@ from painting.painter import Painter, load, paint_batch
 from painting.plan import CodeField, FusionPlan, make_plan
 
 __all__ = ["BatchError", "CodeField", "FusionPlan", "Painter", "StyleSource",
-           "find_run_config", "list_contents", "load", "load_content", "load_export",
-           "make_plan", "pad_to_stride", "paint_batch", "paint_files", "prepare_content",
-           "preserve_color", "sample_grid", "tile_grid", "write_image"]
+           "UsageError", "check_outputs", "find_run_config", "list_contents", "load",
+           "load_content", "load_export", "make_plan", "pad_to_stride", "paint_batch",
+           "paint_files", "prepare_content", "preserve_color", "sample_grid",
+           "tile_grid", "write_image"]

@@ -9,6 +9,7 @@ from absl import logging
 
 from data import pipeline
 from painting import images, painter as painter_lib, plan as plan_lib
+from painting.errors import UsageError
 
 
 def list_contents(content):
@@ -21,7 +22,7 @@ def list_contents(content):
         files = sorted(path for path in glob.glob(content, recursive=True)
                        if os.path.isfile(path))
     if not files:
-        raise ValueError(f"--content {content!r} matches no image file; expected an "
+        raise UsageError(f"--content {content!r} matches no image file; expected an "
                          f"image, a folder of images or a glob.")
     return files
 
@@ -38,11 +39,11 @@ def output_paths(content, files, output):
     extensions = images.OUTPUT_EXTENSIONS
     if os.path.splitext(output)[1].lower() in extensions:
         if len(files) != 1:
-            raise ValueError(f"--output {output!r} is one file but --content {content!r} "
+            raise UsageError(f"--output {output!r} is one file but --content {content!r} "
                              f"has {len(files)} images; give an output folder.")
         return [output]
     if os.path.splitext(output)[1] and not os.path.isdir(output):
-        raise ValueError(f"--output {output!r} has an unsupported extension; expected "
+        raise UsageError(f"--output {output!r} has an unsupported extension; expected "
                          f"{', '.join(extensions)} or a folder.")
     base = content if os.path.isdir(content) else None
     paths = []
@@ -50,7 +51,7 @@ def output_paths(content, files, output):
         relative = os.path.relpath(path, base) if base else os.path.basename(path)
         paths.append(os.path.join(output, os.path.splitext(relative)[0] + ".png"))
     if len(set(paths)) != len(paths):
-        raise ValueError(f"Two contents of {content!r} would write the same output in "
+        raise UsageError(f"Two contents of {content!r} would write the same output in "
                          f"{output!r} (same name, different extension).")
     return paths
 
@@ -61,7 +62,7 @@ def check_outputs(outputs, inputs):
     protected = {os.path.realpath(path) for path in inputs}
     for path in outputs:
         if os.path.realpath(path) in protected:
-            raise ValueError(f"Output {path!r} is one of the inputs; choose another "
+            raise UsageError(f"Output {path!r} is one of the inputs; choose another "
                              f"output path (inputs are never overwritten).")
     for folder in sorted({os.path.dirname(os.path.abspath(p)) for p in outputs}):
         existing = folder
@@ -76,6 +77,14 @@ def check_outputs(outputs, inputs):
         except OSError as error:
             raise ValueError(f"Output folder {folder!r} is not writable "
                              f"({error.strerror}).") from error
+
+
+def check_max_size(max_size):
+    """--max_size is 0 (full size) or a long side painting can work at."""
+    if max_size != 0 and not images.MIN_SIDE <= max_size:
+        raise UsageError(f"--max_size={max_size} must be 0 (full size) or at least "
+                         f"{images.MIN_SIDE} pixels (the long side contents are "
+                         f"downscaled to).")
 
 
 def input_files(files, styles, masks):
@@ -113,6 +122,7 @@ def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
     image, its error is raised as is. Unreadable files (empty, truncated, not an
     image, too large) are such failures, found before decoding.
     """
+    check_max_size(max_size)
     painter = (model if isinstance(model, painter_lib.Painter) else painter_lib.load(
         model, tile_size=tile_size, tile_overlap=tile_overlap))
     plan = painter.plan(styles=styles, masks=masks, strength=strength,

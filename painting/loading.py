@@ -14,10 +14,13 @@ import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib  # noqa: F401  (registers the encoder's layers)
+from storage import checkpoints as checkpoints_lib
+from painting.errors import UsageError
 from storage import workdir as workdir_lib
 
 # Style images are seen at this short side when a model does not say.
@@ -42,7 +45,7 @@ def resolve_export_dir(path):
     for candidate in (path, workdir_lib.export_dir(path)):
         if workdir_lib.is_export(candidate):
             return candidate
-    raise ValueError(
+    raise UsageError(
         f"No exported model at {path!r}: expected {workdir_lib.GENERATOR_FILE} and "
         f"{workdir_lib.STYLES_FILE} in it or in its '{workdir_lib.EXPORT_DIR}' "
         f"sub-folder (a run writes them when it finishes).")
@@ -63,6 +66,47 @@ def load_keras_model(path):
                          f"its run.") from error
 
 
+def check_manifest(export_dir):
+    """Checks every file of an export against its manifest.json; returns the step it
+    names (None when unknown).
+
+    Raises:
+      ValueError: naming the first file that is missing, differs from the one the
+        export was written with (files of two exports mixed, or damage), or is a model
+        file the export was not written with.
+    """
+    manifest_path = workdir_lib.manifest_path(export_dir)
+    if not os.path.isfile(manifest_path):
+        logging.warning("%s has no %s (exports written before manifests): whether its "
+                        "files belong together cannot be checked; export it again "
+                        "from its run to be sure.", export_dir, workdir_lib.MANIFEST_FILE)
+        return None
+    manifest = workdir_lib.read_json(manifest_path)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ValueError(f"{manifest_path} lists no files; expected the manifest an "
+                         f"export writes; export again from its run.")
+    for relative, checksum in files.items():
+        path = os.path.join(export_dir, relative)
+        if not os.path.isfile(path):
+            raise ValueError(f"{export_dir} is not a whole export: {relative} is missing "
+                             f"(its {workdir_lib.MANIFEST_FILE} lists it); export again "
+                             f"from its run.")
+        if workdir_lib.file_sha256(path) != checksum:
+            raise ValueError(f"{path} is not the file this export was written with (its "
+                             f"checksum differs from {manifest_path}): files of two "
+                             f"exports are mixed, or it is damaged; export again from "
+                             f"its run.")
+    for name in (workdir_lib.GENERATOR_FILE, workdir_lib.ENCODER_FILE,
+                 workdir_lib.STYLES_FILE, workdir_lib.CONFIG_FILE):
+        if name not in files and os.path.exists(os.path.join(export_dir, name)):
+            raise ValueError(f"{os.path.join(export_dir, name)} is not part of this "
+                             f"export (its {workdir_lib.MANIFEST_FILE} does not list "
+                             f"it): files of two exports are mixed; export again from "
+                             f"its run.")
+    return manifest.get("step")
+
+
 def load_export(path):
     """Returns (generator, style_names, codes [num_styles, code_dim] float32).
 
@@ -70,6 +114,7 @@ def load_export(path):
       ValueError: if the files are damaged or do not belong together.
     """
     export_dir = resolve_export_dir(path)
+    check_manifest(export_dir)
     generator = load_keras_model(os.path.join(export_dir, workdir_lib.GENERATOR_FILE))
     styles = load_styles(export_dir)
     codes = np.asarray(styles["codes"], np.float32)
@@ -111,10 +156,10 @@ def latest_checkpoint(workdir):
 
 def load_checkpoint(workdir, checkpoint_path=None):
     """Returns (generator, style_names, codes [num_styles, code_dim], encoder or None,
-    encoder_image_size, step) of `checkpoint_path` (default: the newest) of a run."""
-    checkpoint_path = checkpoint_path or latest_checkpoint(workdir)
+    encoder_image_size, step) of `checkpoint_path` (default: the newest readable one,
+    as a resumed run takes: a damaged newer one is skipped with a warning)."""
     config = workdir_lib.read_config(workdir)
-    if checkpoint_path is None or config is None:
+    if (checkpoint_path or latest_checkpoint(workdir)) is None or config is None:
         raise ValueError(f"No checkpoint in {workdir!r}: expected "
                          f"{workdir_lib.CONFIG_FILE} and {workdir_lib.CHECKPOINT_DIR}/ "
                          f"of a training run.")
@@ -138,8 +183,15 @@ def load_checkpoint(workdir, checkpoint_path=None):
     if encoder is not None:
         tracked[f"{prefix}encoder"] = encoder
     # expect_partial: D and the optimizers are in the checkpoint but not needed here.
-    tf.train.Checkpoint(**tracked).restore(checkpoint_path).expect_partial() \
-        .assert_existing_objects_matched()
+    checkpoint = tf.train.Checkpoint(**tracked)
+    if checkpoint_path:
+        checkpoint.restore(checkpoint_path).expect_partial() \
+            .assert_existing_objects_matched()
+    else:
+        manager = tf.train.CheckpointManager(
+            checkpoint, workdir_lib.checkpoint_dir(workdir), max_to_keep=None)
+        checkpoints_lib.restore_newest_readable(checkpoint, manager,
+                                                expect_partial=True)
     encoder_image_size = config.data.get("style_resize") or config.data.image_size
     return (generator, names, np.asarray(bank.codes, np.float32), encoder,
             encoder_image_size, int(step))

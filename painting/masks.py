@@ -8,6 +8,7 @@ from absl import logging
 
 from models import generator as generator_lib
 from painting import images
+from painting.errors import UsageError
 
 # Shorthand masks: soft halves (a smooth step over the middle fifth of the image), a
 # centre disc fading out towards the corners, and a board of hard-edged squares (1 on
@@ -28,7 +29,7 @@ def mask_from_spec(spec, height, width, size=None):
     if spec in MASK_SHORTHANDS:
         return _shorthand_mask(spec, *size)
     if not os.path.exists(spec):
-        raise ValueError(f"Mask {spec!r} is neither a mask file nor one of the "
+        raise UsageError(f"Mask {spec!r} is neither a mask file nor one of the "
                          f"shorthands {', '.join(MASK_SHORTHANDS)} (prefix ~ inverts).")
     image = images.load_image(spec, "Mask")
     mask_height, mask_width = image.shape[:2]

@@ -21,6 +21,7 @@ from data import pipeline
 from models import generator as generator_lib
 from models import style as style_lib
 from painting import images, masks as masks_lib
+from painting.errors import UsageError
 
 
 @dataclasses.dataclass
@@ -61,8 +62,11 @@ def parse_style_spec(spec):
 
 def normalised_weights(weights):
     """Validated weights summing to 1; logs when they had to be normalised."""
-    normalised = style_lib.validate_weights(weights, len(weights))
-    if not np.isclose(np.sum(weights), 1.0):
+    try:
+        normalised = style_lib.validate_weights(weights, len(weights))
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    if not np.allclose(normalised, weights):
         logging.info("Fusion weights %s normalised to sum 1: %s.", list(weights),
                      [round(float(w), 4) for w in normalised])
     return normalised
@@ -80,10 +84,10 @@ def style_code(name_or_path, source):
         return source.codes[source.names.index(name_or_path)]
     known = ", ".join(source.names)
     if not os.path.exists(name_or_path):
-        raise ValueError(f"Unknown style {name_or_path!r}: it is neither a style of the "
+        raise UsageError(f"Unknown style {name_or_path!r}: it is neither a style of the "
                          f"model ({known}) nor an image file.")
     if source.encoder is None:
-        raise ValueError(
+        raise UsageError(
             f"Style {name_or_path!r} is an image file, but the model at "
             f"{source.model_path!r} has no style encoder (train with "
             f"--config.model.encoder=True); use one of its styles: {known}.")
@@ -131,15 +135,15 @@ class FusionPlan:
 def check_options(source, parsed, masks, strength, coarse_style, fine_style):
     """ValueError naming the first fusion option that cannot work."""
     if not parsed and not (coarse_style and fine_style):
-        raise ValueError("No style given: pass at least one style (name or image path), "
+        raise UsageError("No style given: pass at least one style (name or image path), "
                          "or both a coarse and a fine style.")
     if masks and len(masks) != len(parsed):
-        raise ValueError(f"Got {len(masks)} masks for {len(parsed)} styles; expected "
+        raise UsageError(f"Got {len(masks)} masks for {len(parsed)} styles; expected "
                          f"one mask per style, in the same order.")
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}.")
+        raise UsageError(f"--strength must be in [0, 1], got {strength}.")
     if strength < 1.0 and source.encoder is None:
-        raise ValueError(f"strength {strength} < 1 needs the content's own code, but the "
+        raise UsageError(f"strength {strength} < 1 needs the content's own code, but the "
                          f"model at {source.model_path!r} has no style encoder (train "
                          f"with --config.model.encoder=True).")
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import generator as generator_lib
+from painting.errors import UsageError
 
 
 def tile_starts(length, tile, overlap):
@@ -106,10 +107,10 @@ def tile_margin(generator, tile_size, overlap):
     margin = generator_lib.receptive_radius(generator) + stride
     margin = -(-margin // stride) * stride
     if tile_size % stride or overlap % stride:
-        raise ValueError(f"tile_size ({tile_size}) and tile_overlap ({overlap}) "
+        raise UsageError(f"tile_size ({tile_size}) and tile_overlap ({overlap}) "
                          f"must be multiples of {stride}.")
     if not 2 * margin < overlap <= tile_size // 2:
-        raise ValueError(
+        raise UsageError(
             f"tile_overlap ({overlap}) must be above {2 * margin} (twice the "
             f"generator's receptive radius plus {stride}) and at most half of "
             f"tile_size ({tile_size}).")

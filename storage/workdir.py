@@ -14,9 +14,14 @@ their files through this module.
     <export>/encoder.keras    the style encoder, when the run trained one
     <export>/styles.json      {"names", "codes", "code_dim", "encoder_image_size", ...}
     <export>/saved_model/     a TensorFlow SavedModel of the same
+    <export>/manifest.json    {"step", "files": {path: sha256}}: every file of the
+                              export, checked on load, so a mixed export is refused
+    <parent>/.<export>.tmp-*  an export being written (renamed into place when whole)
+    <parent>/.<export>.old-*  the export it replaces, deleted after the swap
 """
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 
@@ -36,6 +41,11 @@ LOCK_FILE = ".lock"
 GENERATOR_FILE = "generator.keras"
 ENCODER_FILE = "encoder.keras"
 SAVED_MODEL_DIR = "saved_model"
+MANIFEST_FILE = "manifest.json"
+# Folders beside an export named "<export>": the next one being written, and the one it
+# replaces; any left by a killed export are removed by the next export.
+EXPORT_TEMPORARY_PREFIX = ".{name}.tmp-"
+EXPORT_OLD_PREFIX = ".{name}.old-"
 
 # An EMA run checkpoints its averaged models under these names' prefix, beside the
 # live ones ("ema_generator", "ema_bank", "ema_encoder").
@@ -68,8 +78,33 @@ def demo_folders(workdir):
     return os.path.join(root, DEMO_CONTENT_DIR), os.path.join(root, DEMO_STYLE_DIR)
 
 
+def manifest_path(folder):
+    return os.path.join(folder, MANIFEST_FILE)
+
+
 def is_export(folder):
     return os.path.isfile(os.path.join(folder, GENERATOR_FILE))
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_checksums(folder):
+    """{path relative to `folder`: sha256} of every file under `folder` but its
+    manifest: what an export's manifest lists."""
+    checksums = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, folder)
+            if relative != MANIFEST_FILE:
+                checksums[relative] = file_sha256(path)
+    return dict(sorted(checksums.items()))
 
 
 def read_json(path):

@@ -305,3 +305,55 @@ def test_evaluate_command_on_a_workdir_uses_its_bank_styles(trained_run, tmp_pat
         assert saved["styles"] == json.load(f)["names"]
     assert saved["settings"]["style_dir"] == os.path.join(trained_run, "demo_data",
                                                           "styles")
+
+
+def test_an_unwritable_output_is_refused_before_any_work(trained_run, tiny_folders,
+                                                         tmp_path):
+    """The check happens in resolve_settings, before the model, VGG or any image is
+    loaded; it used to come after minutes of work, when the results were written."""
+    content_dir, style_dir = tiny_folders
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot be created: .* is a file"):
+        evaluator.resolve_settings(evaluator.Options(
+            output=str(blocker / "eval"), model=trained_run, content_dir=content_dir,
+            style_dir=style_dir))
+
+
+def test_a_read_only_output_is_refused_before_any_work(trained_run, tiny_folders,
+                                                       tmp_path):
+    content_dir, style_dir = tiny_folders
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs",
+                              str(read_only)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        with pytest.raises(ValueError, match="is not writable"):
+            evaluator.resolve_settings(evaluator.Options(
+                output=str(read_only / "eval"), model=trained_run,
+                content_dir=content_dir, style_dir=style_dir))
+    finally:
+        subprocess.run(["umount", str(read_only)], check=True)
+
+
+@pytest.mark.slow
+def test_evaluate_command_errors_are_one_sentence(tiny_folders, tmp_path):
+    content_dir, style_dir = tiny_folders
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "evaluate.py", "--method=identity", f"--content_dir={empty}",
+         f"--style_dir={style_dir}", f"--output={tmp_path / 'eval'}",
+         "--vgg_weights=random"],
+        cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()
+             and not line.startswith(("E0000", "W0000", "I0000", "WARNING: All log"))]
+    assert len(lines) == 1 and str(empty) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    missing = subprocess.run([sys.executable, "evaluate.py", "--method=identity"],
+                             cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert missing.returncode == 2
+    assert "Flag --output must have a value" in missing.stderr.strip().splitlines()[-1]

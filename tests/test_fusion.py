@@ -45,9 +45,11 @@ def paint(model, content, **options):
 
 
 def plain(model, content, index):
+    """Style `index` alone, painted the way the painter paints (traced, so equal to
+    the bit to any plan the painter reduces to this one code)."""
     generator, source = model
-    code = generator_lib.as_code_map(tf.constant(source.codes[index:index + 1]))
-    return np.asarray(generator([tf.constant(content[None]), code]))[0]
+    field = plan_lib.CodeField(source.codes[index:index + 1], np.ones(1, np.float32))
+    return painter_lib.Painter(generator, source).paint_fields(content, field)
 
 
 def test_one_hot_weights_give_exactly_the_single_style(model, content):

@@ -238,7 +238,7 @@ def test_evaluate_skips_bad_contents_and_styles(export_dir, hostile, tmp_path):
         output=str(tmp_path / "eval"), model=export_dir, content_dir=content,
         style_dir=str(style_dir), methods=("ours",), image_size=16,
         vgg_weights="random", batch_size=4, crops_per_style=4, fusion_contents=1,
-        default_config=defaults.base_config().to_dict())
+        default_config=defaults.base_config().to_dict())  # the export has no config
     results, rows = evaluator.evaluate(options)
     good = sum(reason is None for reason in expected.values())
     assert len(rows) == good * 2  # every readable content x both styles

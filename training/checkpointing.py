@@ -4,17 +4,16 @@ going back to the last good one after a divergence.
 Checkpoints survive `kill -9` by construction of tf.train.CheckpointManager: TF
 writes a checkpoint's files under `ckpt-N_temp/` and renames them into place, and
 only then rewrites the `checkpoint` index file, atomically (write + rename). A kill at
-any moment leaves the index listing complete checkpoints only; the restore below also
-skips a listed checkpoint whose files cannot be read (a damaged disk, a file cut short
-by a copy), falling back to the one before it.
+any moment leaves the index listing complete checkpoints only; the restore
+(storage.checkpoints, which painting uses too) also skips a listed checkpoint whose
+files cannot be read (a damaged disk, a file cut short by a copy), falling back to the
+one before it.
 """
-import glob
-import os
-
 import tensorflow as tf
 from absl import logging
 
 from storage import workdir as workdir_lib
+from storage.checkpoints import restore_newest_readable
 from training import strategy as strategy_lib
 
 
@@ -61,73 +60,6 @@ class RunCheckpoints:
     def restore_after_divergence(self, models, step, factor, error):
         return restore_after_divergence(self.checkpoint, self.source, models, step,
                                         factor, error)
-
-
-# File-level damage: a truncated data file (IndexError "Read less bytes than
-# requested"), a bad index (DataLossError), a missing file (NotFoundError).
-_UNREADABLE_CHECKPOINT = (tf.errors.OpError, IndexError)
-
-
-def restore_newest_readable(checkpoint, manager, finite_variables=()):
-    """Restores the newest checkpoint of `manager` that reads back (and in which
-    `finite_variables` hold no NaN or inf); returns its path, or None when there is
-    none yet.
-
-    Raises:
-      ValueError: if a checkpoint does not match the models (written with another
-        config), or if checkpoints exist but none can be read.
-    """
-    for path in reversed(_candidates(manager)):
-        try:
-            checkpoint.restore(path).assert_existing_objects_matched()
-            if all_finite(finite_variables):
-                return path
-            # NaN gradients at a checkpoint step give finite losses but NaN weights.
-            logging.warning("Skipping checkpoint %s: its weights are not finite; "
-                            "trying the one before it.", path)
-        except _UNREADABLE_CHECKPOINT as error:
-            logging.warning("Skipping checkpoint %s: it cannot be read (%s: %s); "
-                            "trying the one before it.", path, type(error).__name__,
-                            _first_line(error))
-        except (ValueError, AssertionError) as error:
-            raise ValueError(
-                f"Checkpoint {path} does not match the models of this config "
-                f"({_first_line(error)}); it was written with a different config (see "
-                f"config.json in the workdir): use that config or a new workdir."
-            ) from error
-    if _candidates(manager):
-        raise ValueError(
-            f"None of the checkpoints in {manager.directory} is usable (see the "
-            f"warnings above); move that folder away to start the run from scratch.")
-    return None
-
-
-def _candidates(manager):
-    """The checkpoints of the manager's index file, oldest first; if it lists none
-    (a missing or damaged index, which TF ignores with a warning), the checkpoints
-    found in the folder, rather than silently starting again over them."""
-    if manager.checkpoints:
-        return list(manager.checkpoints)
-    numbered = []
-    for index_file in glob.glob(os.path.join(glob.escape(manager.directory),
-                                             "*-*.index")):
-        prefix = index_file[:-len(".index")]
-        number = prefix.rsplit("-", 1)[1]
-        if number.isdigit():
-            numbered.append((int(number), prefix))
-    if numbered:
-        logging.warning("The index file of %s lists no checkpoint but %d are in the "
-                        "folder: trying them, newest first.", manager.directory,
-                        len(numbered))
-    return [prefix for _, prefix in sorted(numbered)]
-
-
-def all_finite(variables):
-    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in variables)
-
-
-def _first_line(error):
-    return str(error).strip().split("\n")[0][:300]
 
 
 def restore_after_divergence(checkpoint, manager, models, step, factor, error):

@@ -10,8 +10,18 @@ An export is a folder holding
                    code, fine_code)`, `fuse(image, weights)` (weights over the bank's
                    styles, normalised to sum 1) and, with an encoder,
                    `encode(style_image)`. Images float32 [B, H, W, 3] in [0, 1], H and W
-                   divisible by 4; codes are code maps [B, h, w, code_dim].
+                   divisible by 4; codes are code maps [B, h, w, code_dim];
+  config.json      the run's config, in an export of a checkpoint (export_checkpoint);
+  manifest.json    the step and the sha256 of every other file.
 A run's workdir holds its export in `<workdir>/export`.
+
+An export is written as a set, whole or not at all: every file goes into a temporary
+folder beside it, with a manifest.json naming the step and the sha256 of every file;
+the files are fsynced, and the folder is renamed into place (the previous export is
+renamed away first, then deleted). A kill or a full disk at any moment leaves the
+previous export whole (or, between the two renames, no export, never a mixed one),
+and painting.loading refuses a folder whose files do not match its manifest.
+Temporaries a killed export left behind are removed by the next export.
 """
 import os
 import shutil
@@ -27,22 +37,10 @@ from storage import atomic
 from storage import workdir as workdir_lib
 
 
-def _save_keras_atomically(model, path):
-    # Keras picks the format from the suffix, so save to a .keras temporary name.
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_",
-                                         suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def export_generator(export_dir, generator, bank, style_names, encoder=None,
-                     encoder_image_size=None, saved_model=True):
-    """Writes the generator, style codes and encoder atomically into `export_dir`.
+                     encoder_image_size=None, saved_model=True, step=None,
+                     config_json=None):
+    """Writes the generator, style codes and encoder into `export_dir`, as one set.
 
     Args:
       bank: the StyleBank, or its codes [num_styles, code_dim].
@@ -50,29 +48,106 @@ def export_generator(export_dir, generator, bank, style_names, encoder=None,
       encoder_image_size: short side style images were resized to in training; the
         encoder sees images at this scale at inference too.
       saved_model: also write the SavedModel (a few seconds of tracing).
+      step: the training step the models are from, recorded in the manifest.
+      config_json: the run's config.json text, written into the export too.
     """
-    os.makedirs(export_dir, exist_ok=True)
     codes = np.asarray(getattr(bank, "codes", bank), np.float32)
     styles = {"names": list(style_names), "codes": codes.tolist(),
               "code_dim": int(codes.shape[1]), "image_range": [0.0, 1.0],
               "encoder": encoder is not None,
               "encoder_image_size": encoder_image_size}
-    _save_keras_atomically(generator,
-                           os.path.join(export_dir, workdir_lib.GENERATOR_FILE))
-    if encoder is not None:
-        _save_keras_atomically(encoder,
-                               os.path.join(export_dir, workdir_lib.ENCODER_FILE))
-    if saved_model:
-        export_saved_model(os.path.join(export_dir, workdir_lib.SAVED_MODEL_DIR),
-                           generator, codes, encoder)
-    atomic.write_json(workdir_lib.styles_path(export_dir), styles)
+
+    def write_files(folder):
+        generator.save(os.path.join(folder, workdir_lib.GENERATOR_FILE))
+        if encoder is not None:
+            encoder.save(os.path.join(folder, workdir_lib.ENCODER_FILE))
+        if saved_model:
+            export_saved_model(os.path.join(folder, workdir_lib.SAVED_MODEL_DIR),
+                               generator, codes, encoder)
+        atomic.write_json(workdir_lib.styles_path(folder), styles)
+        if config_json is not None:
+            atomic.write_atomically(workdir_lib.config_path(folder),
+                                    config_json.rstrip("\n").encode() + b"\n")
+
+    write_export_set(export_dir, write_files, step)
+
+
+def write_export_set(export_dir, write_files, step=None):
+    """Calls write_files(folder) on a temporary folder beside `export_dir`, adds the
+    manifest, fsyncs, and swaps the folder in for the previous export."""
+    export_dir = os.path.abspath(export_dir)
+    parent, name = os.path.split(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    remove_leftovers(parent, name)
+    temporary = tempfile.mkdtemp(
+        dir=parent, prefix=workdir_lib.EXPORT_TEMPORARY_PREFIX.format(name=name))
+    try:
+        # mkdtemp makes 0700; an export gets the permissions mkdir would give it, so
+        # a serving account can read it (the files inside are made with the umask).
+        os.chmod(temporary, 0o777 & ~_umask())
+        write_files(temporary)
+        atomic.write_json(workdir_lib.manifest_path(temporary),
+                          {"step": None if step is None else int(step),
+                           "files": workdir_lib.folder_checksums(temporary)})
+        _fsync_tree(temporary)
+        _swap_in(temporary, export_dir)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary)
+
+
+def remove_leftovers(parent, name):
+    """Removes the temporary and replaced folders of earlier exports of `name` that
+    a kill or a full disk left in `parent`."""
+    prefixes = tuple(prefix.format(name=name) for prefix in (
+        workdir_lib.EXPORT_TEMPORARY_PREFIX, workdir_lib.EXPORT_OLD_PREFIX))
+    for entry in sorted(os.listdir(parent)):
+        if entry.startswith(prefixes):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def _swap_in(temporary, export_dir):
+    parent, name = os.path.split(export_dir)
+    old = None
+    if os.path.lexists(export_dir):
+        old = tempfile.mkdtemp(
+            dir=parent, prefix=workdir_lib.EXPORT_OLD_PREFIX.format(name=name))
+        os.replace(export_dir, os.path.join(old, name))
+    os.replace(temporary, export_dir)
+    _fsync_directory(parent)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(path):
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(folder):
+    """Flushes every file and folder under `folder` to the disk: the rename that
+    publishes them must not reach the disk before their contents."""
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_directory(root)
 
 
 def export_saved_model(path, generator, codes, encoder=None):
     """Writes a SavedModel with the signatures listed in the module docstring.
 
-    Written to a temporary folder beside `path`, then swapped in, so a reader never
-    sees half a model.
+    Written in place: export_generator writes it inside the export's temporary
+    folder, so a reader never sees half a model.
     """
     code_dim = int(codes.shape[1])
     bank_codes = tf.Variable(np.asarray(codes, np.float32), trainable=False,
@@ -86,6 +161,8 @@ def export_saved_model(path, generator, codes, encoder=None):
                               name="fine_code")
 
     def fuse(image, weights):
+        # Divided by the largest first: the sum of huge weights overflows to inf.
+        weights = weights / tf.reduce_max(weights)
         code = style_lib.mix(bank_codes, weights / tf.reduce_sum(weights))
         code_map = tf.tile(tf.reshape(code, [1, 1, 1, code_dim]),
                            [tf.shape(image)[0], 1, 1, 1])
@@ -107,20 +184,7 @@ def export_saved_model(path, generator, codes, encoder=None):
             "encode", lambda style_image: encoder(style_image, training=False),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
                                            name="style_image")])
-    parent = os.path.dirname(os.path.abspath(path))
-    temporary = tempfile.mkdtemp(dir=parent, prefix=".tmp_saved_model_")
-    try:
-        archive.write_out(temporary, verbose=False)
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(dir=parent, prefix=".old_saved_model_")
-            os.replace(path, os.path.join(old, "model"))
-            os.replace(temporary, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            shutil.rmtree(temporary)
+    archive.write_out(path, verbose=False)
 
 
 def export_tflite(path, generator, height, width, code_dim):
@@ -149,8 +213,9 @@ def export_checkpoint(workdir, export_dir, saved_model=False):
     """
     generator, names, codes, encoder, encoder_image_size, step = \
         loading.load_checkpoint(workdir)
+    with open(workdir_lib.config_path(workdir)) as f:
+        config_json = f.read()
     export_generator(export_dir, generator, codes, names, encoder=encoder,
-                     encoder_image_size=encoder_image_size, saved_model=saved_model)
-    with open(workdir_lib.config_path(workdir), "rb") as f:
-        atomic.write_atomically(workdir_lib.config_path(export_dir), f.read())
+                     encoder_image_size=encoder_image_size, saved_model=saved_model,
+                     step=step, config_json=config_json)
     return step
