@@ -223,9 +223,10 @@ def _train_steps(train_config, run, train_step, iterator, outputs, should_stop):
 
 
 # How much longer an adversarial step takes than a perceptual-only one, for the ETA
-# before the adversarial stage has been timed: measured once on the quickstart on 2
-# CPU cores, where the ETA went from 10 to 15-17 minutes when stage 2 started
-# (about 1.6x). Once stage 2 has run, its own measured speed is used instead.
+# before the adversarial stage has been timed. Measured once, on the quickstart on 2
+# CPU cores (issue 16): the ETA of the same 700 remaining steps went from 10 minutes
+# at stage 1's speed to 15-17 at stage 2's, a ratio of 1.5-1.7. Once stage 2 has
+# run, its own measured speed is used instead.
 ADVERSARIAL_STEP_COST = 1.6
 
 
