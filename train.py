@@ -6,9 +6,16 @@ r"""Trains a StyleFusion-GAN run.
     python train.py --config=experiments/quickstart.py --dry_run
 
 Running again with the same --workdir resumes from its newest checkpoint.
+
+Exit codes: 0 the run finished (and exported); 1 it failed (bad data, a workdir in
+use or of another run, a full disk, divergence), one sentence on stderr (--verbose
+adds the traceback); 2 the command line is wrong (a flag, a config key or value);
+143 stopped by SIGTERM and 130 by Ctrl-C (SIGINT), after saving a checkpoint.
 """
 import os
+import re
 import sys
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,44 +29,92 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory: checkpoints, "
                                "TensorBoard events, samples, export.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False,
                              "Print the resolved config and exit.")
+_VERBOSE = flags.DEFINE_bool("verbose", False,
+                             "On an error, print its traceback after the sentence.")
 flags.mark_flag_as_required("config")
+
+USAGE_ERROR = 2  # the command line is wrong: fix it and run again
+RUN_ERROR = 1    # the run failed: its data, workdir or disk
+
+
+def fail(message, exit_code):
+    """Ends the process with `message` alone on stderr."""
+    sys.stderr.write(f"{message}\n")
+    sys.exit(exit_code)
 
 
 def parse_flags(argv):
-    """absl's parser, with one sentence instead of the bare AttributeError that
-    ml_collections raises for an override of a config key that does not exist."""
+    """absl's parser, with one sentence on stderr (and exit code 2) for a flag error
+    instead of absl's usage text, and for an override of a config key that does not
+    exist instead of ml_collections' chained AttributeErrors (keeping its "Did you
+    mean" suggestion)."""
     try:
-        return app.parse_flags_with_usage(argv)
-    except AttributeError as error:
-        missing = str(error).strip("\"'")
-        override = next((arg for arg in argv[1:] if arg.startswith("--config.")
-                         and missing in arg.split("=", 1)[0].split(".")), None)
-        if override is None:
-            raise
-        path = override.split("=", 1)[0][len("--config."):]
-        parent = path.rsplit(".", 1)[0] if "." in path else ""
-        sys.stderr.write(f"FATAL Flags parsing error: unknown config key {path!r} in "
-                         f"{override}; see the keys of {parent or 'the config'} with "
-                         f"--dry_run.\n")
-        sys.exit(1)
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(f"{str(error).rstrip('.')} (see python train.py --helpshort).",
+             USAGE_ERROR)
+    except (AttributeError, KeyError) as error:
+        fail(unknown_key_sentence(str(error), argv[1:]) or str(error), USAGE_ERROR)
+
+
+def unknown_key_sentence(error_text, arguments):
+    """The sentence for ml_collections' error on an unknown config key, e.g.
+    '\\'num_step\\'\\nDid you mean "num_steps" instead of "num_step"?', or None
+    when the error names no --config.<key> override in `arguments`."""
+    text = error_text.encode().decode("unicode_escape")
+    missing = re.search(r"'([^'\s]+)'", text)
+    if missing is None:
+        return None
+    override = next((arg for arg in arguments if arg.startswith("--config.")
+                     and missing.group(1) in arg.split("=", 1)[0].split(".")), None)
+    if override is None:
+        return None
+    path = override.split("=", 1)[0][len("--config."):]
+    parent = path.rsplit(".", 1)[0] if "." in path else ""
+    suggestion = re.search(r'Did you mean "([^"]+)"', text)
+    hint = (f"did you mean {(parent + '.' if parent else '') + suggestion.group(1)!r}? "
+            if suggestion else "")
+    return (f"unknown config key {path!r} in {override}; {hint}see the keys of "
+            f"{parent or 'the config'} with --dry_run.")
 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        fail(f"unexpected arguments {argv[1:]}; every setting is a --flag.",
+             USAGE_ERROR)
     config = _CONFIG.value
     # Imported here so --help answers without loading TensorFlow.
+    from storage import workdir as workdir_lib
     from training import config_check, loop
-    try:
-        config_check.validate(config)
-    except ValueError as error:
-        sys.exit(str(error))  # the problems alone, without the flags' usage text
     if _DRY_RUN.value:
+        try:
+            config_check.validate(config)
+        except ValueError as error:
+            fail(str(error), USAGE_ERROR)
         print(config)
-        return
+        return 0
     if not _WORKDIR.value:
-        raise app.UsageError("--workdir is required (except with --dry_run).")
-    loop.train_and_evaluate(config, _WORKDIR.value)
+        fail("--workdir is required (except with --dry_run).", USAGE_ERROR)
+    try:
+        loop.train_and_evaluate(config, _WORKDIR.value)
+    except loop.StoppedBySignal as stop:
+        return stop.exit_code  # logged by the loop
+    except ValueError as error:
+        # Config errors are raised before the strategy exists and anything is built.
+        _report(error, USAGE_ERROR if str(error).startswith("Invalid config:")
+                else RUN_ERROR)
+    except (OSError, FloatingPointError, workdir_lib.WorkdirInUse) as error:
+        _report(error, RUN_ERROR)
+    return 0
+
+
+def _report(error, exit_code):
+    if _VERBOSE.value:
+        traceback.print_exc()
+    message = str(error)
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        message = f"{error.filename}: {error.strerror}."
+    fail(message, exit_code)
 
 
 if __name__ == "__main__":

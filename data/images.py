@@ -7,6 +7,7 @@ and data.tfrecords (which stores the same files as records) build on this module
 import concurrent.futures
 import functools
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -143,10 +144,45 @@ def image_problem(path, max_pixels=MAX_IMAGE_PIXELS):
     cached per (path, size, modification time).
     """
     try:
-        stat = os.stat(path)
+        status = os.stat(path)
     except OSError as error:
         return f"it cannot be read ({error.strerror})"
-    return _image_problem(os.fspath(path), stat.st_size, stat.st_mtime_ns, max_pixels)
+    if not stat.S_ISREG(status.st_mode):
+        # Opening a FIFO would block until a writer comes; its size (0) says nothing.
+        return f"it is {file_kind(status.st_mode)}, not a regular file"
+    return _image_problem(os.fspath(path), status.st_size, status.st_mtime_ns,
+                          max_pixels)
+
+
+def file_kind(mode):
+    """The kind of file of an os.stat mode, in words ("a FIFO", "a socket", ...)."""
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def other_entries(folder, limit=3):
+    """What `folder` holds besides image files, as "name (why it is not one)" for
+    at most `limit` entries and a count of the rest: what a user needs to hear
+    when the folder looks empty to list_images."""
+    found = []
+    for directory, subdirectories, filenames in os.walk(folder):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        for name in sorted(filenames):
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if name.startswith("."):
+                reason = "a hidden file"
+            elif not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+                reason = file_kind(mode)
+            elif Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                reason = "not an image file name"
+            else:
+                continue
+            found.append(f"{os.path.relpath(path, folder)} ({reason})")
+    shown = ", ".join(found[:limit])
+    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "")
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,28 +227,34 @@ def image_problems(files):
         return dict(zip(files, pool.map(image_problem, files)))
 
 
-def keep_readable_images(files, folder=None):
-    """The files image_problem finds nothing wrong with; the others are logged, each
-    with the reason, and dropped.
+def keep_readable_images(files, folder=None, log=True):
+    """The files image_problem finds nothing wrong with; the others are dropped and
+    (with `log`) logged, each with the reason.
 
     Raises:
       ValueError: if `folder` is given and it has no readable image at all.
     """
     problems = image_problems(files)
     readable = [path for path in files if problems[path] is None]
-    if len(readable) < len(files):
+    if log and len(readable) < len(files):
         for path in files:
             if problems[path] is not None:
                 logging.warning("Skipping %s: %s.", path, problems[path])
         logging.warning("Skipped %d of %d files in %s.", len(files) - len(readable),
                         len(files), folder or Path(files[0]).parent)
     if folder is not None and not files:
-        raise ValueError(f"Image folder {folder} has no image files; expected at least one "
-                         f"file named {', '.join('*' + e for e in IMAGE_EXTENSIONS)}.")
+        others = other_entries(folder)
+        raise ValueError(
+            f"Image folder {folder} has no image files"
+            + (f" (skipped: {others})" if others else " (it is empty)")
+            + f"; expected at least one file named "
+            f"{', '.join('*' + e for e in IMAGE_EXTENSIONS)}.")
     if folder is not None and not readable:
+        reasons = "; ".join(f"{Path(path).name}: {problems[path]}"
+                            for path in files[:3])
         raise ValueError(f"Image folder {folder} has no readable image: none of its "
                          f"{len(files)} image files is a whole {FORMAT_NAMES} image "
-                         f"(see the warnings above).")
+                         f"({reasons}{'; ...' if len(files) > 3 else ''}).")
     return readable
 
 

@@ -122,8 +122,9 @@ def tfrecord_contents(prefix, pipeline_id, pipelines, start_index, image_size, r
 
 def folder_contents(content_dir, style_dir, start_index, keep, image_size, resize, seed):
     """(content crops of the readable photos, style names, style files per style)."""
+    # Quiet: check_data has logged the skipped files once, before the run started.
     content_files = images.keep_readable_images(images.list_images(content_dir),
-                                                content_dir)
+                                                content_dir, log=False)
     style_names, files_per_style = images.list_styles(style_dir)
     logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
                  len(content_files), content_dir, len(style_names),
@@ -157,22 +158,45 @@ def style_names_from_config(data_config):
     return images.list_styles(data_config.style_dir)[0]
 
 
+def check_data(data_config):
+    """Lists and checks every image file of the run's data, before the run writes
+    anything: unreadable files are logged and dropped, and a content or style folder
+    with nothing usable is an error.
+
+    Returns:
+      (style names, skipped): the sorted style names and (path, reason) of every
+      file training skips. TFRecords hold no files to check: their images were
+      checked when they were written.
+
+    Raises:
+      ValueError: naming the folder that is missing or has no usable image.
+    """
+    if data_config.tfrecords:
+        return style_names_from_config(data_config), []
+    images.keep_readable_images(images.list_images(data_config.content_dir),
+                                data_config.content_dir)
+    style_names = images.list_styles(data_config.style_dir)[0]  # logs its skips
+    return style_names, unreadable_files(data_config)
+
+
 def first_images_from_config(data_config, num_contents, num_styles):
-    """(the first `num_contents` contents, the first image of each of the first
-    `num_styles` styles), as paths or encoded bytes (decode_image reads both)."""
+    """(the first `num_contents` readable contents, the first image of each of the
+    first `num_styles` styles), as paths or encoded bytes (decode_image reads both)."""
     if data_config.tfrecords:
         contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
         files_per_style = tfrecords_lib.load_styles(data_config.tfrecords)[1]
     else:
-        contents = images.list_images(data_config.content_dir)[:num_contents]
+        contents = images.keep_readable_images(
+            images.list_images(data_config.content_dir), data_config.content_dir,
+            log=False)[:num_contents]
         files_per_style = images.list_styles(data_config.style_dir)[1]
     return contents, [files[0] for files in files_per_style[:num_styles]]
 
 
 def unreadable_files(data_config):
     """(path, reason) of every image file of the content and style folders that
-    training skips; nothing is logged (keep_readable_images logs them). TFRecords
-    hold no files to check: their images were checked when they were written."""
+    training skips; nothing is logged (check_data logs them). TFRecords hold no
+    files to check."""
     if data_config.tfrecords:
         return []
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")

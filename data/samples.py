@@ -7,6 +7,8 @@ they let the quickstart and the tests train on a fresh machine without internet.
     python -m data.samples --output /tmp/demo_data
 """
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -32,6 +34,9 @@ JPEG_QUALITY = 95
 # The marker is written last: its presence (with matching settings) means the folders
 # are complete. The claim marker says the folders under root are ours while we swap them.
 COMPLETE_MARKER = ".demo_data_complete.json"
+WRITE_LOCK = ".demo_data_lock"
+DEMO_FOLDERS = (workdir_lib.DEMO_CONTENT_DIR, workdir_lib.DEMO_STYLE_DIR,
+                workdir_lib.DEMO_EVAL_CONTENT_DIR)
 CLAIM_MARKER = ".demo_data_writing"
 STAGING_PREFIX = ".demo_data_staging_"
 
@@ -321,8 +326,9 @@ def write_demo_data(root, image_size=256, images_per_style=8, seed=0):
     idempotent and crash-safe: everything is rendered into a hidden staging folder, moved
     into place, and only then is a marker holding the settings written. A later call with
     the same settings returns at once; a call after an interrupted write (or with other
-    settings) replaces the folders this function wrote before. Call it from one process
-    only (the chief, in multi-worker training): concurrent calls on one root can collide.
+    settings) replaces the folders this function wrote before. Concurrent calls on one
+    root (two runs, or `python -m data.samples`, started at once) take turns on an OS
+    lock: the first writes, the others then find the data complete.
 
     Returns:
       (content_dir, style_dir) as str paths (str so they drop straight into a ConfigDict
@@ -333,15 +339,41 @@ def write_demo_data(root, image_size=256, images_per_style=8, seed=0):
     if images_per_style < 1:
         raise ValueError(f"images_per_style must be at least 1, got {images_per_style}.")
     root = Path(root)
-    names = (workdir_lib.DEMO_CONTENT_DIR, workdir_lib.DEMO_STYLE_DIR,
-             workdir_lib.DEMO_EVAL_CONTENT_DIR)
-    content_dir, style_dir, eval_dir = (root / name for name in names)
     settings = {"image_size": image_size, "images_per_style": images_per_style,
                 "seed": seed, "eval_photos": list(EVAL_IMAGE_NAMES)}
-    complete = read_marker(root / COMPLETE_MARKER) == settings
-    if complete and all(folder.is_dir() for folder in (content_dir, style_dir, eval_dir)):
+    content_dir, style_dir, eval_dir = (root / name for name in DEMO_FOLDERS)
+    if is_complete(root, settings):
         return str(content_dir), str(style_dir)
     root.mkdir(parents=True, exist_ok=True)
+    with exclusive(root / WRITE_LOCK):
+        if not is_complete(root, settings):  # another process may have written it
+            write_locked(root, settings)
+    return str(content_dir), str(style_dir)
+
+
+def is_complete(root, settings):
+    return (read_marker(root / COMPLETE_MARKER) == settings
+            and all((root / name).is_dir() for name in DEMO_FOLDERS))
+
+
+@contextlib.contextmanager
+def exclusive(path):
+    """Holds a blocking OS lock (flock) on `path` while the block runs; the kernel
+    drops it when the holder dies, so a killed writer never blocks the next one."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def write_locked(root, settings):
+    """write_demo_data's writing, by the holder of the root's lock."""
+    names = DEMO_FOLDERS
+    content_dir, style_dir, eval_dir = (root / name for name in names)
+    image_size, images_per_style, seed = (settings["image_size"],
+                                          settings["images_per_style"], settings["seed"])
     check_folders_are_ours(root, content_dir, style_dir)
 
     with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=root) as staging:
@@ -358,10 +390,10 @@ def write_demo_data(root, image_size=256, images_per_style=8, seed=0):
             os.replace(staging / name, root / name)
     write_marker(root / COMPLETE_MARKER, settings)
     (root / CLAIM_MARKER).unlink()
-    # Staging folders left behind by interrupted calls are hidden but still take space.
+    # Staging folders left behind by interrupted calls are hidden but still take
+    # space; no other call is staging now (the lock is ours).
     for leftover in root.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    return str(content_dir), str(style_dir)
 
 
 def check_folders_are_ours(root, content_dir, style_dir):

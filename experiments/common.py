@@ -16,6 +16,10 @@ def test_variant(config):
     config.model.encoder_layers = ("block1_conv1", "block2_conv1")
     config.model.encoder_mlp_width = 16
     config.train.batch_size = 2
+    # Both stages of a two-stage experiment, in 3 steps (1 perceptual, 2
+    # adversarial): the variant checks the whole run, D included.
+    if 0 < config.train.pretrain_steps < config.train.num_steps:
+        config.train.pretrain_steps = 1
     config.train.num_steps = 3
     config.train.log_every = 1
     config.train.image_every = 2

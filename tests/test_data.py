@@ -3,6 +3,9 @@ images (seconds, CPU)."""
 import itertools
 import logging
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -102,6 +105,63 @@ def test_bad_folders_raise_value_error_naming_them(tmp_path, folders, case, role
     arguments = (bad, styles) if role == "content" else (content, tmp_path / "bad")
     with pytest.raises(ValueError, match=str(bad)):
         pipeline.make_dataset(*arguments, image_size=16, global_batch_size=2, seed=0)
+
+
+def test_a_fifo_or_socket_is_named_as_what_it_is_not_as_empty(tmp_path):
+    """A FIFO reports size 0 (it was called "empty") and opening it would block."""
+    content = tmp_path / "content"
+    content.mkdir()
+    os.mkfifo(content / "pipe.jpg")
+    assert images.image_problem(content / "pipe.jpg") == (
+        "it is a FIFO (named pipe), not a regular file")
+    with pytest.raises(ValueError, match=r"none of its 1 image files .*\(pipe.jpg: it "
+                                         r"is a FIFO \(named pipe\), not a regular"):
+        images.keep_readable_images(images.list_images(content), content)
+    os.remove(content / "pipe.jpg")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(content / "server.sock"))
+    (content / "notes.txt").write_text("a text file")
+    try:
+        with pytest.raises(ValueError, match=r"has no image files \(skipped: "
+                                             r"notes.txt \(not an image file name\), "
+                                             r"server.sock \(a socket\)\)"):
+            images.keep_readable_images(images.list_images(content), content)
+    finally:
+        listener.close()
+    (content / "notes.txt").unlink()
+    (content / "server.sock").unlink()
+    with pytest.raises(ValueError, match=r"has no image files \(it is empty\)"):
+        images.keep_readable_images(images.list_images(content), content)
+
+
+def data_config(content, styles):
+    return ml_collections.ConfigDict({"content_dir": str(content),
+                                      "style_dir": str(styles), "tfrecords": ""})
+
+
+def test_check_data_drops_unreadable_files_and_samples_come_from_the_rest(folders):
+    """The first file in sorted order being unreadable once stopped training: the
+    samples were taken from the unchecked listing."""
+    content, styles = folders
+    (content / "aaa_first.jpg").write_bytes(b"\xff\xd8\xff broken")
+    config = data_config(content, styles)
+    names, skipped = pipeline.check_data(config)
+    assert names == ["another", "collection", "single"]
+    assert sorted(Path(path).name for path, _ in skipped) == ["aaa_first.jpg",
+                                                             "notes.jpg"]
+    contents, _ = pipeline.first_images_from_config(config, 2, 2)
+    assert [Path(path).name for path in contents] == ["gray.png", "deeper.JPEG"]
+
+
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_check_data_refuses_a_folder_with_nothing_usable(folders, tmp_path, role):
+    content, styles = folders
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = data_config(empty, styles) if role == "content" else data_config(
+        content, empty)
+    with pytest.raises(ValueError, match=str(empty)):
+        pipeline.check_data(config)
 
 
 def test_resize_smaller_than_the_crop_is_rejected(folders):
@@ -280,6 +340,38 @@ def test_demo_data_repairs_an_interrupted_write_and_refuses_foreign_folders(tmp_
     (foreign / "styles").mkdir(parents=True)
     with pytest.raises(ValueError, match=str(foreign)):
         samples.write_demo_data(foreign, image_size=32, images_per_style=1)
+
+
+def test_two_writers_of_one_demo_root_take_turns(tmp_path, monkeypatch):
+    """Two runs started at once on a fresh demo workdir: one call's clean-up of
+    staging folders removed the other's, which then failed with an OSError."""
+    real_write_styles, writing = samples.write_styles, []
+
+    def slow_write_styles(*args):
+        writing.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for the other writer to start staging too
+        real_write_styles(*args)
+
+    monkeypatch.setattr(samples, "write_styles", slow_write_styles)
+    monkeypatch.setattr(samples, "CONTENT_IMAGE_NAMES", ("astronaut",))
+    monkeypatch.setattr(samples, "EVAL_IMAGE_NAMES", ("coffee",))
+    results, errors = [], []
+
+    def write():
+        try:
+            results.append(samples.write_demo_data(tmp_path, image_size=16,
+                                                   images_per_style=1))
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 2 and results[0] == results[1]
+    assert len(writing) == 1  # the second found the first one's data complete
+    assert not list(tmp_path.glob(samples.STAGING_PREFIX + "*"))
 
 
 def test_demo_data_command_line_prints_the_folders(demo_root, capsys):

@@ -98,7 +98,9 @@ def test_two_workers_stop_together_on_sigterm_resume_and_end_identical(tmp_path)
         chief_log, worker_log = wait_all(processes, deadline)
     finally:
         stop_all(processes)
-    assert [p.returncode for p, _ in processes] == [0, 0], chief_log + worker_log
+    # 143 on both: the job was preempted, not finished (the chief exits as its
+    # preempted worker does).
+    assert [p.returncode for p, _ in processes] == [143, 143], chief_log + worker_log
     assert "Stopped by SIGTERM" in worker_log
     assert "Stopped by a signal to another worker" in chief_log
     saved = re.search(r"Stopped by .* at step (\d+)", chief_log).group(1)

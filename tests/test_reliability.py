@@ -111,32 +111,83 @@ def test_batch_must_divide_by_the_replicas_and_all_problems_are_listed():
 
 
 def test_pretraining_longer_than_the_run_is_a_warning(caplog):
-    config = quickstart.get_config("test")  # pretrain_steps 300 > num_steps 3
+    config = quickstart.get_config("test")
+    config.train.pretrain_steps = 300
     with caplog.at_level(logging.WARNING):
         config_check.validate(config)
     assert "never trains D" in caplog.text
 
 
+@pytest.mark.parametrize("get_config", [quickstart.get_config, paintings.get_config])
+def test_the_test_variant_of_a_two_stage_experiment_trains_both_stages(get_config,
+                                                                        caplog):
+    """The README's own :test variant warned (twice) that it never trains D."""
+    config = get_config("test")
+    config.data.demo = True
+    assert 0 < config.train.pretrain_steps < config.train.num_steps
+    with caplog.at_level(logging.WARNING):
+        config_check.validate(config)
+    assert "never trains D" not in caplog.text
+
+
 @pytest.mark.slow
 def test_the_command_line_refuses_bad_keys_and_values_in_one_sentence(tmp_path):
+    """Exit code 2 (the command line is wrong), one sentence, no usage text and no
+    traceback; a near-miss key keeps ml_collections' suggestion."""
     command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
                f"--workdir={tmp_path / 'run'}"]
     unknown = subprocess.run(command + ["--config.train.nosuch=1"], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
-    assert unknown.returncode == 1
-    assert unknown.stderr.strip().splitlines()[-1] == (
-        "FATAL Flags parsing error: unknown config key 'train.nosuch' in "
-        "--config.train.nosuch=1; see the keys of train with --dry_run.")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "unknown config key 'train.nosuch' in --config.train.nosuch=1; see the keys "
+        "of train with --dry_run."]
+    near_miss = subprocess.run(command + ["--config.train.num_step=5"], cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+    assert near_miss.returncode == 2
+    assert near_miss.stderr.strip().splitlines() == [
+        "unknown config key 'train.num_step' in --config.train.num_step=5; did you "
+        "mean 'train.num_steps'? see the keys of train with --dry_run."]
+    bad_flag = subprocess.run(command + ["--num_steps=5"], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    assert bad_flag.returncode == 2
+    assert bad_flag.stderr.strip().splitlines() == [
+        "Unknown command line flag 'num_steps' (see python train.py --helpshort)."]
     invalid = subprocess.run(command + ["--config.loss.style_weight=-2",
                                         "--config.data.image_size=30"],
                              cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert invalid.returncode == 1
+    assert invalid.returncode == 2
     assert invalid.stderr.strip().splitlines()[-3:] == [
         "Invalid config:",
         "- data.image_size = 30 is invalid; expected a positive multiple of 4 (the "
         "generator's stride).",
         "- loss.style_weight = -2.0 is invalid; expected a finite number >= 0."]
+    assert "Traceback" not in invalid.stderr
     assert not os.path.exists(tmp_path / "run")  # refused before anything is built
+
+
+@pytest.mark.slow
+def test_a_data_error_is_one_sentence_and_exit_1_the_traceback_only_with_verbose(
+        tmp_path):
+    (tmp_path / "content").mkdir()
+    command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
+               f"--workdir={tmp_path / 'run'}", "--config.data.demo=False",
+               f"--config.data.content_dir={tmp_path / 'content'}",
+               f"--config.data.style_dir={tmp_path / 'content'}"]
+    plain = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert plain.returncode == 1
+    assert plain.stderr.strip().splitlines()[-1] == (
+        f"Image folder {tmp_path / 'content'} has no image files (it is empty); "
+        f"expected at least one file named *.jpg, *.jpeg, *.png, *.bmp, *.gif, *.webp.")
+    assert "Traceback" not in plain.stderr
+    assert os.listdir(tmp_path / "run") == [workdir_lib.LOCK_FILE]
+    verbose = subprocess.run(command + ["--verbose"], cwd=REPO, capture_output=True,
+                             text=True, timeout=120)
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr
+    assert verbose.stderr.strip().splitlines()[-1] == (
+        plain.stderr.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- collapse

@@ -1,4 +1,5 @@
 """End-to-end training tests: a real run of the test config into a temporary workdir."""
+import errno
 import glob
 import json
 import os
@@ -14,8 +15,9 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from experiments import quickstart
 from painting import loading
-from tests.helpers import REPO, read_scalars
-from training import loop, step as step_lib
+from storage import workdir as workdir_lib
+from tests.helpers import REPO, random_image, read_scalars, write_image
+from training import checkpointing, loop, step as step_lib
 
 # `trained_run` (tests/conftest.py): the quickstart :test run with pretrain_steps=1,
 # so its 3 steps exercise both stages.
@@ -217,25 +219,35 @@ def test_dry_run_prints_the_config_without_training(tmp_path):
     assert "num_steps: 3" in result.stdout
 
 
+TRAIN_COMMAND = [sys.executable, "train.py", "--config=experiments/quickstart.py:test"]
+
+
 @pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
-    """A SIGTERM mid-run saves the current step and exits cleanly (no export);
-    the same command then resumes from that step."""
+def test_sigterm_saves_exits_143_and_a_second_run_on_the_workdir_is_refused(tmp_path):
+    """While a run holds its workdir, a second train.py on it exits at once with
+    one sentence naming the PID; a SIGTERM then saves the current step and exits
+    143 (not 0: a scheduler must not take a preempted run as finished), with no
+    export; the same command then resumes from that step."""
     workdir = str(tmp_path / "run")
-    command = [sys.executable, "train.py", "--config=experiments/quickstart.py:test",
-               f"--workdir={workdir}", "--config.train.num_steps=100000",
-               "--config.train.checkpoint_every=100000",
-               "--config.train.image_every=100000"]
+    command = TRAIN_COMMAND + [f"--workdir={workdir}", "--config.train.num_steps=100000",
+                               "--config.train.checkpoint_every=100000",
+                               "--config.train.image_every=100000"]
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         for line in process.stderr:  # absl logs to stderr: wait for step 3
             if "step 3/" in line:
                 break
+        second = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                                timeout=120)
         process.send_signal(signal.SIGTERM)
         remaining = process.communicate(timeout=120)[1]
     finally:
         process.kill()
-    assert process.returncode == 0, remaining
+    assert second.returncode == 1, second.stderr
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"The workdir {workdir} is in use by another run (PID {process.pid}); wait "
+        f"for it to end or use another --workdir.")
+    assert process.returncode == 128 + signal.SIGTERM == 143, remaining
     assert "Stopped by SIGTERM" in remaining
     saved_step = int(tf.train.latest_checkpoint(
         os.path.join(workdir, "checkpoints")).rsplit("-", 1)[1])
@@ -249,6 +261,97 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
     assert f"at step {saved_step}." in resumed.stderr
     assert tf.train.latest_checkpoint(
         os.path.join(workdir, "checkpoints")).endswith(f"-{saved_step + 1}")
+
+
+def test_a_signal_gives_the_shells_exit_code():
+    assert loop.StoppedBySignal(signal.SIGTERM, 7).exit_code == 143
+    assert loop.StoppedBySignal(signal.SIGINT, 7).exit_code == 130
+    # Stopped because another worker got the signal: preempted with the job.
+    other = loop.StoppedBySignal(None, 7)
+    assert other.exit_code == 143
+    assert str(other) == ("Stopped by a signal to another worker at step 7 after "
+                          "saving a checkpoint; run the same command to resume.")
+
+
+def test_a_locked_workdir_is_refused_before_anything_is_written(tmp_path):
+    workdir = str(tmp_path / "run")
+    with workdir_lib.locked(workdir):
+        with pytest.raises(workdir_lib.WorkdirInUse,
+                           match=rf"The workdir {workdir} is in use by another run "
+                                 rf"\(PID {os.getpid()}\)"):
+            loop.train_and_evaluate(quickstart.get_config("test"), workdir)
+    assert os.listdir(workdir) == [workdir_lib.LOCK_FILE]
+
+
+def own_data(tmp_path, content_files=2):
+    """A content folder with `content_files` photos, and two styles."""
+    content, styles = tmp_path / "content", tmp_path / "styles"
+    content.mkdir()
+    for index in range(content_files):
+        write_image(content / f"photo_{index}.png", random_image(40, 40, 3, seed=index))
+    for index, style in enumerate(["a", "b"]):
+        write_image(styles / style / "1.png", random_image(40, 40, 3, seed=10 + index))
+    config = quickstart.get_config("test")
+    config.data.demo = False
+    config.data.content_dir, config.data.style_dir = str(content), str(styles)
+    return config
+
+
+def test_an_empty_content_folder_is_refused_before_the_workdir_is_written(tmp_path):
+    """It once failed with "need at least one array to stack" after config.json and
+    styles.json were written, which then refused another style set."""
+    config = own_data(tmp_path, content_files=0)
+    workdir = tmp_path / "run"
+    with pytest.raises(ValueError, match=rf"Image folder {tmp_path / 'content'} has "
+                                         rf"no image files \(it is empty\)"):
+        loop.train_and_evaluate(config, str(workdir))
+    assert os.listdir(workdir) == [workdir_lib.LOCK_FILE]
+
+
+def test_eta_counts_each_stage_at_its_own_speed():
+    # 100 steps, 40 perceptual; at step 10 only stage 1 is timed (1 s/step): 30
+    # perceptual steps, then 60 adversarial ones at the assumed 1.6 s.
+    assert loop.eta_seconds(10, 100, 40, (1.0, None)) == pytest.approx(30 + 60 * 1.6)
+    # Both timed: each stage at its own speed, and no jump when stage 2 starts.
+    assert loop.eta_seconds(10, 100, 40, (1.0, 2.0)) == pytest.approx(30 + 60 * 2.0)
+    assert loop.eta_seconds(50, 100, 40, (1.0, 2.0)) == pytest.approx(50 * 2.0)
+    # Resumed inside stage 2: only its speed matters.
+    assert loop.eta_seconds(50, 100, 40, (None, 2.0)) == pytest.approx(100.0)
+    assert loop.eta_seconds(100, 100, 40, (1.0, 2.0)) == 0.0
+    assert loop.eta_seconds(5, 100, 0, (None, None)) is None
+    # Stage 1 only (pretrain_steps >= num_steps).
+    assert loop.eta_seconds(10, 20, 300, (0.5, None)) == pytest.approx(5.0)
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_sentence_and_the_last_one_loads(
+        trained_run_copy, monkeypatch):
+    """The run is at step 3; the save of step 4 finds the disk full after writing
+    part of its files."""
+    config, workdir = trained_run_copy
+    config.train.num_steps = 5
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+
+    def full_disk_save(manager, checkpoint_number=None, **kwargs):
+        os.makedirs(os.path.join(checkpoint_dir, f"ckpt-{checkpoint_number}_temp"))
+        with open(os.path.join(checkpoint_dir, f"ckpt-{checkpoint_number}.index"),
+                  "wb") as f:
+            f.write(b"part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk_save)
+    with pytest.raises(checkpointing.DiskFull) as error:
+        loop.train_and_evaluate(config, workdir)
+    assert str(error.value) == (
+        f"No space left on the device holding {workdir}; the last complete checkpoint "
+        f"is step 3. Free some space and run the same command to resume.")
+    assert sorted(name for name in os.listdir(checkpoint_dir)
+                  if name.startswith("ckpt-4")) == []
+    monkeypatch.undo()
+    models = step_lib.build_models(config.model, config.optim, 4)
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(generator=models.generator, step=step)
+    checkpoint.restore(tf.train.latest_checkpoint(checkpoint_dir)).expect_partial()
+    assert int(step) == 3
 
 
 EVAL_TAGS = ("eval/ssim_y", "eval/gram_distance", "eval/deception_rate",

@@ -9,6 +9,11 @@ any moment leaves the index listing complete checkpoints only; the restore
 files cannot be read (a damaged disk, a file cut short by a copy), falling back to the
 one before it.
 """
+import errno
+import glob
+import os
+import shutil
+
 import tensorflow as tf
 from absl import logging
 
@@ -55,11 +60,56 @@ class RunCheckpoints:
         return restore_newest_readable(self.checkpoint, self.source)
 
     def save(self, step):
-        self.manager.save(checkpoint_number=step)
+        """Saves checkpoint `step`; on a full disk, removes what it wrote of it and
+        raises DiskFull (the checkpoints before it are untouched: the index file
+        lists a checkpoint only once all its files are in place)."""
+        try:
+            self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as error:
+            if not is_disk_full(error):
+                raise
+            _remove_partial_checkpoint(self.manager.directory, step)
+            latest = self.manager.latest_checkpoint
+            raise DiskFull(self.manager.directory, latest) from error
 
     def restore_after_divergence(self, models, step, factor, error):
         return restore_after_divergence(self.checkpoint, self.source, models, step,
                                         factor, error)
+
+
+class DiskFull(OSError):
+    """No space left to save a checkpoint; says which checkpoint is the last whole
+    one."""
+
+    def __init__(self, checkpoint_dir, latest):
+        workdir = os.path.dirname(os.path.normpath(checkpoint_dir))
+        last = (f"the last complete checkpoint is step {latest.rsplit('-', 1)[1]}"
+                if latest else "there is no complete checkpoint yet")
+        super().__init__(errno.ENOSPC, f"No space left on the device holding "
+                                       f"{workdir}; {last}. Free some space and run "
+                                       f"the same command to resume.")
+
+    def __str__(self):
+        return self.strerror
+
+
+def is_disk_full(error):
+    """Whether an OSError or a TensorFlow file error means a full disk or quota."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return ("No space left on device" in str(error)
+            or "Disk quota exceeded" in str(error))
+
+
+def _remove_partial_checkpoint(directory, step):
+    """Frees what a failed save of checkpoint `step` wrote (its files are not in the
+    index, so nothing reads them)."""
+    pattern = os.path.join(glob.escape(directory), f"ckpt-{step}")
+    for path in glob.glob(pattern + ".*") + glob.glob(pattern + "_temp*"):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
 
 
 def restore_after_divergence(checkpoint, manager, models, step, factor, error):

@@ -20,40 +20,68 @@ import tensorflow as tf
 from absl import logging
 
 from data import pipeline
+from storage import workdir as workdir_lib
 from training import config_check, guards, in_training_eval, run as run_lib
 from training import sample_grids, step as step_lib, strategy as strategy_lib, summaries
 
 
+class StoppedBySignal(Exception):
+    """A signal stopped the run after it saved a checkpoint at the current step; the
+    same command resumes it. `exit_code` is the shell's convention for the signal
+    (128 + its number: 143 for SIGTERM, 130 for SIGINT), so a scheduler sees a run
+    that did not finish."""
+
+    def __init__(self, stopped_by, step):
+        self.signal, self.step = stopped_by, step
+        name = stopped_by.name if stopped_by else "a signal to another worker"
+        super().__init__(f"Stopped by {name} at step {step} after saving a "
+                         f"checkpoint; run the same command to resume.")
+
+    @property
+    def exit_code(self):
+        # A worker stopped by another worker's signal was preempted with its job:
+        # SIGTERM is how schedulers preempt.
+        return 128 + int(self.signal or signal.SIGTERM)
+
+
 def train_and_evaluate(config, workdir):
     """Trains G and D as configured, evaluating every eval.every steps, writing
-    everything into `workdir`; returns the models."""
+    everything into `workdir`; returns the models.
+
+    Raises:
+      storage.workdir.WorkdirInUse: another run holds the workdir.
+      ValueError: bad data or a workdir of another run, before anything is written.
+      StoppedBySignal: SIGTERM or SIGINT stopped the run (after a checkpoint).
+    """
     strategy = strategy_lib.make_strategy(config.strategy)
     config_check.validate(config, strategy.num_replicas_in_sync)
     if config.train.deterministic:
         guards.make_deterministic(config.seed)
     keras.utils.set_random_seed(config.seed)
-    os.makedirs(workdir, exist_ok=True)
-    # Only the chief writes the run's files; other workers keep their copy of the
-    # demo data (and their checkpoints, see strategy.py) in a scratch folder.
+    # Only the chief writes the run's files, so only it locks the workdir (workers
+    # of a multi-worker run share it); the others keep their copy of the demo data
+    # (and their checkpoints, see strategy.py) in a scratch folder.
     chief = strategy_lib.is_chief(strategy)
-    scratch = None if chief else tempfile.mkdtemp(prefix="worker_scratch_")
-    try:
-        return _train(config, workdir, strategy, scratch or workdir)
-    finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(workdir, exist_ok=True)
+    with workdir_lib.locked(workdir) if chief else contextlib.nullcontext():
+        scratch = None if chief else tempfile.mkdtemp(prefix="worker_scratch_")
+        try:
+            return _train(config, workdir, strategy, scratch or workdir)
+        finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _train(config, workdir, strategy, data_root):
     chief = strategy_lib.is_chief(strategy)
     data_config = run_lib.resolve_data_config(config.data, data_root)
-    style_names = pipeline.style_names_from_config(data_config)
-    skipped_files = pipeline.unreadable_files(data_config)
+    # Everything that can refuse the run comes before it writes a file.
+    style_names, skipped_files = pipeline.check_data(data_config)
     run_lib.check_styles(workdir, style_names)
     run = run_lib.build(config, workdir, strategy, style_names)
-    run_lib.resume(run, config, workdir, strategy)
     outputs = _ChiefOutputs(config, data_config, data_root, run, workdir) if chief \
         else None
+    run_lib.resume(run, config, workdir, strategy)
     writer = (tf.summary.create_file_writer(workdir) if chief
               else tf.summary.create_noop_writer())
     any_worker = strategy_lib.any_worker_function(strategy)
@@ -72,11 +100,10 @@ def _train(config, workdir, strategy, data_root):
     logging.info("Generator weights fingerprint at step %d: %s", int(run.step),
                  strategy_lib.weights_fingerprint(run.models.generator))
     if stopped:
-        logging.warning("Stopped by %s at step %d after saving a checkpoint; run the "
-                        "same command to resume.",
-                        received[0].name if received else "a signal to another worker",
-                        int(run.step))
-    elif chief:
+        stop = StoppedBySignal(received[0] if received else None, int(run.step))
+        logging.warning("%s", stop)
+        raise stop
+    if chief:
         run_lib.export_at_end(run, data_config, config.train, workdir)
     return run.models
 
@@ -177,8 +204,9 @@ def _train_steps(train_config, run, train_step, iterator, outputs, should_stop):
     log = _Log(train_config, run.models)
     while int(run.step) < train_config.num_steps:
         started = time.perf_counter()
+        adversarial = int(run.step) >= train_config.pretrain_steps
         metrics = _one_step(run, train_step, iterator, train_config.pretrain_steps)
-        log.count_step(time.perf_counter() - started)
+        log.count_step(time.perf_counter() - started, adversarial)
         run.step.assign_add(1)
         current = int(run.step)
         guards.check_finite(metrics, current)
@@ -194,6 +222,61 @@ def _train_steps(train_config, run, train_step, iterator, outputs, should_stop):
     return False
 
 
+# How much longer an adversarial step takes than a perceptual-only one, for the ETA
+# before the adversarial stage has been timed. Measured once, on the quickstart on 2
+# CPU cores (issue 16): the ETA of the same 700 remaining steps went from 10 minutes
+# at stage 1's speed to 15-17 at stage 2's, a ratio of 1.5-1.7. Once stage 2 has
+# run, its own measured speed is used instead.
+ADVERSARIAL_STEP_COST = 1.6
+
+
+def eta_seconds(step, num_steps, pretrain_steps, seconds_per_step,
+                adversarial_cost=ADVERSARIAL_STEP_COST):
+    """Seconds left for the steps after `step`: the perceptual steps (up to
+    pretrain_steps) and the adversarial ones, each at its stage's speed.
+
+    Args:
+      seconds_per_step: (perceptual, adversarial) mean seconds per step measured so
+        far; None for a stage not timed yet, which is then estimated from the other
+        one times (or divided by) `adversarial_cost`.
+    """
+    perceptual, adversarial = seconds_per_step
+    if perceptual is None and adversarial is None:
+        return None
+    if adversarial is None:
+        adversarial = perceptual * adversarial_cost
+    if perceptual is None:
+        perceptual = adversarial / adversarial_cost
+    perceptual_left = max(0, min(pretrain_steps, num_steps) - step)
+    adversarial_left = max(0, num_steps - step - perceptual_left)
+    return perceptual_left * perceptual + adversarial_left * adversarial
+
+
+class _StageSpeeds:
+    """Mean seconds per step of each stage since the process started, leaving out
+    the first step of a stage (it traces and compiles that stage's step) once there
+    are others."""
+
+    def __init__(self):
+        # Per stage (False: perceptual, True: adversarial): [first step, sum, count].
+        self.stages = {}
+
+    def add(self, adversarial, seconds):
+        if adversarial not in self.stages:
+            self.stages[adversarial] = [seconds, 0.0, 0]
+        else:
+            self.stages[adversarial][1] += seconds
+            self.stages[adversarial][2] += 1
+
+    def seconds_per_step(self):
+        """(perceptual, adversarial); None for a stage not timed yet."""
+        means = []
+        for stage in (False, True):
+            first, total, count = self.stages.get(stage, (None, 0.0, 0))
+            means.append(total / count if count else first)
+        return tuple(means)
+
+
 class _Log:
     """Scalars and the console line every train.log_every steps, with the speed of
     the train steps alone (not the sample grids, evaluations and checkpoints
@@ -202,11 +285,13 @@ class _Log:
     def __init__(self, train_config, models):
         self.train_config, self.models = train_config, models
         self.seconds, self.steps = 0.0, 0
+        self.stages = _StageSpeeds()
         self.collapse = guards.CollapseDetector(train_config.collapse_patience)
 
-    def count_step(self, seconds):
+    def count_step(self, seconds, adversarial):
         self.seconds += seconds
         self.steps += 1
+        self.stages.add(adversarial, seconds)
 
     def maybe_write(self, metrics, step):
         num_steps = self.train_config.num_steps
@@ -222,10 +307,11 @@ class _Log:
                    "optim/d_lr": float(np.asarray(self.models.d_optimizer.learning_rate))}
         summaries.write_scalars(metrics, step)
         d_total = metrics.get("loss/D/total")  # absent in stage 1
+        eta = eta_seconds(step, num_steps, self.train_config.pretrain_steps,
+                          self.stages.seconds_per_step())
         logging.info(
             "step %d/%d | G %.4g | D %s | %.2f steps/s | ETA %s", step, num_steps,
             metrics["loss/G/total"], "-" if d_total is None else f"{d_total:.4g}",
-            steps_per_second,
-            time.strftime("%H:%M:%S", time.gmtime((num_steps - step) / steps_per_second)))
+            steps_per_second, time.strftime("%H:%M:%S", time.gmtime(eta or 0)))
         self.seconds, self.steps = 0.0, 0
         self.collapse.update(metrics, step)
