@@ -41,6 +41,8 @@ def test_run_writes_checkpoint_config_events_samples_and_export(trained_run):
     assert 0.0 < scalars["D/real_prob"][2] < 1.0
     assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
         "0000002.png", "0000003.png"]
+    with open(os.path.join(workdir, "export", "manifest.json")) as f:
+        assert json.load(f)["step"] == 3  # the export names the step it is from
 
 
 def test_run_files_are_readable_by_others(trained_run):

@@ -92,5 +92,6 @@ def export_at_end(run, data_config, train_config, workdir):
                             run.style_names, encoder=exported.encoder,
                             encoder_image_size=(data_config.style_resize
                                                 or data_config.image_size),
-                            saved_model=train_config.export_saved_model)
+                            saved_model=train_config.export_saved_model,
+                            step=int(run.step))
     logging.info("Exported the generator to %s.", export_dir)
