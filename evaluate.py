@@ -16,12 +16,13 @@ traceback too with --verbose); the exit status is 2 for a command line that cann
 and 1 for a failure while working (a damaged model, no usable image, a full disk).
 """
 import os
-import sys
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+
+import command_line  # noqa: E402
+from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", "", "A run's workdir or export folder (required "
                              "for --method=ours).")
@@ -62,28 +63,11 @@ def main(argv):
     try:
         run(argv, painting)
     except painting.UsageError as error:
-        fail(error, 2)
+        fail(error, USAGE_ERROR, _VERBOSE.value)
     except (ValueError, OSError) as error:
-        fail(error, 1)
+        fail(error, RUN_ERROR, _VERBOSE.value)
 
 
-def fail(error, status):
-    """Ends the program with the error's sentence alone on stderr (and its traceback
-    with --verbose), and `status`."""
-    if _VERBOSE.value:
-        traceback.print_exc()
-    print(error, file=sys.stderr)
-    sys.exit(status)
-
-
-def parse_flags(argv):
-    """absl's flag parsing, but a bad or missing flag is one sentence and status 2,
-    not a FATAL line and status 1."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        print(f"{error} (see --help).", file=sys.stderr)
-        sys.exit(2)
 
 
 def run(argv, painting):
@@ -108,4 +92,5 @@ def run(argv, painting):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=lambda argv: command_line.parse_flags(argv,
+                                                                  "evaluate.py"))

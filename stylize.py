@@ -25,12 +25,13 @@ is 2 for a command line that cannot work (a missing or bad flag, an unknown styl
 1 for a failure while working (a damaged model, an unreadable image, a full disk).
 """
 import os
-import sys
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+
+import command_line  # noqa: E402
+from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
@@ -76,28 +77,11 @@ def main(argv):
     try:
         run(argv, painting)
     except painting.UsageError as error:
-        fail(error, 2)
+        fail(error, USAGE_ERROR, _VERBOSE.value)
     except (ValueError, OSError) as error:  # BatchError too: it lists the failures
-        fail(error, 1)
+        fail(error, RUN_ERROR, _VERBOSE.value)
 
 
-def fail(error, status):
-    """Ends the program with the error's sentence alone on stderr (and its traceback
-    with --verbose), and `status`."""
-    if _VERBOSE.value:
-        traceback.print_exc()
-    print(error, file=sys.stderr)
-    sys.exit(status)
-
-
-def parse_flags(argv):
-    """absl's flag parsing, but a bad flag is one sentence and status 2, not a
-    FATAL line and status 1."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        print(f"{error} (see --help).", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":
@@ -132,4 +116,5 @@ if __name__ == "__main__":
                                   "Output image file (.png/.jpg) or folder.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
     _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=lambda argv: command_line.parse_flags(argv,
+                                                                  "stylize.py"))

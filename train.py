@@ -14,13 +14,14 @@ adds the traceback); 2 the command line is wrong (a flag, a config key or value)
 """
 import os
 import re
-import sys
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
+
+import command_line  # noqa: E402
+from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. experiments/quickstart.py "
@@ -33,26 +34,13 @@ _VERBOSE = flags.DEFINE_bool("verbose", False,
                              "On an error, print its traceback after the sentence.")
 flags.mark_flag_as_required("config")
 
-USAGE_ERROR = 2  # the command line is wrong: fix it and run again
-RUN_ERROR = 1    # the run failed: its data, workdir or disk
-
-
-def fail(message, exit_code):
-    """Ends the process with `message` alone on stderr."""
-    sys.stderr.write(f"{message}\n")
-    sys.exit(exit_code)
-
-
 def parse_flags(argv):
     """absl's parser, with one sentence on stderr (and exit code 2) for a flag error
     instead of absl's usage text, and for an override of a config key that does not
     exist instead of ml_collections' chained AttributeErrors (keeping its "Did you
     mean" suggestion)."""
     try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        fail(f"{str(error).rstrip('.')} (see python train.py --helpshort).",
-             USAGE_ERROR)
+        return command_line.parse_flags(argv, "train.py")
     except (AttributeError, KeyError) as error:
         fail(unknown_key_sentence(str(error), argv[1:]) or str(error), USAGE_ERROR)
 
@@ -101,20 +89,11 @@ def main(argv):
         return stop.exit_code  # logged by the loop
     except ValueError as error:
         # Config errors are raised before the strategy exists and anything is built.
-        _report(error, USAGE_ERROR if str(error).startswith("Invalid config:")
-                else RUN_ERROR)
+        fail(error, USAGE_ERROR if str(error).startswith("Invalid config:")
+             else RUN_ERROR, _VERBOSE.value)
     except (OSError, FloatingPointError, workdir_lib.WorkdirInUse) as error:
-        _report(error, RUN_ERROR)
+        fail(error, RUN_ERROR, _VERBOSE.value)
     return 0
-
-
-def _report(error, exit_code):
-    if _VERBOSE.value:
-        traceback.print_exc()
-    message = str(error)
-    if isinstance(error, OSError) and error.filename and error.strerror:
-        message = f"{error.filename}: {error.strerror}."
-    fail(message, exit_code)
 
 
 if __name__ == "__main__":
