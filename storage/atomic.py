@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 
-def _umask():
+def umask():
+    """The process's umask (reading it means setting it, so it is set back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -25,7 +26,7 @@ def write_atomically(path, data):
         with os.fdopen(handle, "wb") as f:
             f.write(data)
         # mkstemp creates 0600; give the file the permissions open() would.
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~umask())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -84,7 +84,7 @@ def write_export_set(export_dir, write_files, step=None):
     try:
         # mkdtemp makes 0700; an export gets the permissions mkdir would give it, so
         # a serving account can read it (the files inside are made with the umask).
-        os.chmod(temporary, 0o777 & ~_umask())
+        os.chmod(temporary, 0o777 & ~atomic.umask())
         write_files(temporary)
         atomic.write_json(workdir_lib.manifest_path(temporary),
                           {"step": None if step is None else int(step),
@@ -117,12 +117,6 @@ def _swap_in(temporary, export_dir):
     _fsync_directory(parent)
     if old is not None:
         shutil.rmtree(old)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync_directory(path):
