@@ -11,9 +11,8 @@ and fusion_ours.png into --output, and prints a markdown table. With a workdir a
 --model, the content/style folders, image size, VGG weights and layers and the loss
 weights default to the run's config.json. See README "Evaluate" for the metrics.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags  # noqa: E402
 

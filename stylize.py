@@ -20,10 +20,9 @@ extension, each written atomically, never over an input. In a folder run an imag
 fails is named and skipped, the rest are painted, and the run ends with a list of the
 failures and exit status 1.
 """
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags, logging  # noqa: E402
 

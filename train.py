@@ -7,10 +7,9 @@ r"""Trains a StyleFusion-GAN run.
 
 Running again with the same --workdir resumes from its newest checkpoint.
 """
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import textwrap
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
