@@ -18,12 +18,14 @@ every checkpoint, "unsupported characters" at every export) through absl, the lo
 of the project's own progress lines, and through its "tensorflow" logger; a filter on
 both drops TensorFlow's INFO records and keeps its warnings and every record of ours.
 """
+import atexit
 import importlib.util
 import logging
 import os
 import re
 import signal
 import sys
+import time
 
 from absl import logging as absl_logging
 
@@ -82,7 +84,8 @@ def _start_filter_process(min_level):
     read_fd, write_fd = os.pipe()
     original_stderr = os.dup(2)
     nvidia_device = has_nvidia_device()
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid == 0:
         # Signals meant for the program (Ctrl-C, a scheduler's SIGTERM to the group)
         # must not take its last lines with them: the filter ends at the pipe's end.
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -95,7 +98,21 @@ def _start_filter_process(min_level):
     os.close(read_fd)
     os.dup2(write_fd, 2)
     os.close(write_fd)
+    atexit.register(_stop_filter_process, pid, original_stderr)
+
+
+def _stop_filter_process(pid, original_stderr, timeout=5.0):
+    """At exit: stderr goes straight out again, and the program ends only after the
+    filter has written everything, so no line appears after the shell's prompt."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os.dup2(original_stderr, 2)  # closes the pipe: the filter sees its end
     os.close(original_stderr)
+    deadline = time.monotonic() + timeout  # a child process may still hold the pipe
+    while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _run_as_a_program():
