@@ -44,9 +44,17 @@ def has_nvidia_device():
     return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0")
 
 
+# The second line of cpu_feature_guard's INFO message, which has no prefix of its own.
+CPU_FEATURES_LINE = re.compile(r"^To enable the following instructions: .*, in other "
+                               r"operations, rebuild TensorFlow with the appropriate "
+                               r"compiler flags\.$")
+
+
 def is_harmless(line, min_level, nvidia_device):
     """Whether a complete stderr line is TensorFlow's native noise."""
     if line.startswith(NATIVE_PREAMBLE):
+        return True
+    if min_level > 0 and CPU_FEATURES_LINE.match(line):
         return True
     match = NATIVE_LINE.match(line)
     if not match:

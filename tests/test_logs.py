@@ -49,7 +49,9 @@ def test_native_noise_is_dropped_and_everything_else_kept():
     kept = [ABSL_INFO, NATIVE_WARNING, "Traceback (most recent call last):",
             "  ValueError: E0000 is not a prefix here",
             "train.py:3: UserWarning: a real Python warning"]
-    text = "\n".join([PREAMBLE, CUINIT, NATIVE_INFO] + kept) + "\n"
+    cpu_features = ("To enable the following instructions: AVX2 FMA, in other "
+                    "operations, rebuild TensorFlow with the appropriate compiler flags.")
+    text = "\n".join([PREAMBLE, CUINIT, NATIVE_INFO, cpu_features] + kept) + "\n"
     # Split mid-line, as a pipe may deliver it.
     assert filtered([text[:50], text[50:130], text[130:]]) == "\n".join(kept) + "\n"
 
