@@ -106,12 +106,14 @@ def _start_filter_process(min_level):
     os.close(read_fd)
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    atexit.register(_stop_filter_process, pid, original_stderr)
+    atexit.register(_stop_filter_process, pid, original_stderr, os.getpid())
 
 
-def _stop_filter_process(pid, original_stderr, timeout=5.0):
+def _stop_filter_process(pid, original_stderr, program_pid, timeout=5.0):
     """At exit: stderr goes straight out again, and the program ends only after the
     filter has written everything, so no line appears after the shell's prompt."""
+    if os.getpid() != program_pid:  # a forked copy of the program: not its filter
+        return
     try:
         sys.stderr.flush()
     except (OSError, ValueError):
@@ -119,8 +121,11 @@ def _stop_filter_process(pid, original_stderr, timeout=5.0):
     os.dup2(original_stderr, 2)  # closes the pipe: the filter sees its end
     os.close(original_stderr)
     deadline = time.monotonic() + timeout  # a child process may still hold the pipe
-    while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except ChildProcessError:  # already reaped
+        pass
 
 
 def _run_as_a_program():
