@@ -15,9 +15,8 @@ The output folder is checked before any work. Errors are one sentence on stderr 
 traceback too with --verbose); the exit status is 2 for a command line that cannot work
 and 1 for a failure while working (a damaged model, no usable image, a full disk).
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags  # noqa: E402
 

@@ -24,9 +24,8 @@ Errors are one sentence on stderr (the traceback too with --verbose); the exit s
 is 2 for a command line that cannot work (a missing or bad flag, an unknown style) and
 1 for a failure while working (a damaged model, an unreadable image, a full disk).
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags  # noqa: E402
 

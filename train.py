@@ -12,10 +12,9 @@ use or of another run, a full disk, divergence), one sentence on stderr (--verbo
 adds the traceback); 2 the command line is wrong (a flag, a config key or value);
 143 stopped by SIGTERM and 130 by Ctrl-C (SIGINT), after saving a checkpoint.
 """
-import os
 import re
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import textwrap
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
@@ -539,15 +539,20 @@ def training_curves_figure(run, options, contents, styles):
     figure, axes = plt.subplots(1, len(panels), figsize=(max(10, 5 * len(panels)), 4),
                                 dpi=DPI, squeeze=False)
     pretrain = (run.config or {}).get("train", {}).get("pretrain_steps", 0)
+    # One step axis for every panel, from 0: D's curves start at the end of the
+    # perceptual-only stage, and an axis of their own would put the stage line on
+    # its left edge.
+    last_step = max(int(scalars[tag][0].max()) for _, tags in panels for tag in tags)
     for ax, (title, tags) in zip(axes[0], panels):
         for tag in tags:
             steps, values = scalars[tag]
             line, = ax.plot(steps, values, alpha=0.3, linewidth=1)
             ax.plot(steps, smoothed(values), color=line.get_color(), linewidth=1.5,
                     label=CURVE_NAMES.get(tag, tag))
-        if pretrain:
+        if 0 < pretrain < last_step:
             ax.axvline(pretrain, color="grey", linestyle=":", linewidth=1,
                        label="end of perceptual-only stage")
+        ax.set_xlim(0, last_step)
         if title.startswith("perceptual"):
             ax.set_yscale("log")
         ax.set_title(title, fontsize=FONT_SIZE + 1)

@@ -42,6 +42,29 @@ def variant(name):
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
+class LeakyReLU(layers.Layer):
+    """max(slope x, x): the values and gradients of keras.layers.LeakyReLU (slope at
+    0 too: tf.maximum's gradient at a tie goes to its first argument, slope x), built
+    from Maximum rather than the LeakyRelu op.
+
+    With LeakyRelu, Grappler's remapper (TF 2.21) fuses Conv2D + BiasAdd + LeakyRelu
+    even though the LeakyReluGrad of the step's backward pass reads the BiasAdd, then
+    fails ("remapper failed: ... fanout ... LeakyReluGrad exist for missing node
+    .../BiasAdd") and leaves the whole train step unoptimised.
+    """
+
+    def __init__(self, negative_slope=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = negative_slope
+
+    def call(self, inputs):
+        return ops.maximum(inputs * ops.cast(self.negative_slope, inputs.dtype), inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
 class ProjectionLogits(layers.Layer):
     """Patch features [B, h, w, C] and codes [B, D] -> logits [B, h, w, 1]."""
 
@@ -130,10 +153,10 @@ def _patch_logits(image, code, hp, spectral_norm, prefix=""):
     x = layers.Rescaling(2.0, offset=-1.0, name=f"{prefix}center")(image)
     for i in range(hp["downsamplings"]):
         x = _conv(hp["width"] * 2 ** i, 4, 2, spectral_norm, f"{prefix}conv{i}")(x)
-        x = layers.LeakyReLU(0.2, name=f"{prefix}conv{i}_lrelu")(x)
+        x = LeakyReLU(0.2, name=f"{prefix}conv{i}_lrelu")(x)
     x = _conv(hp["width"] * 2 ** hp["downsamplings"], 3, 1, spectral_norm,
               f"{prefix}features")(x)
-    x = layers.LeakyReLU(0.2, name=f"{prefix}features_lrelu")(x)
+    x = LeakyReLU(0.2, name=f"{prefix}features_lrelu")(x)
     return ProjectionLogits(dtype="float32", name=f"{prefix}logits")([x, code])
 
 
@@ -195,9 +218,9 @@ def build_vgg_discriminator(feature_extractor, layer, variant_name="base",
     x = layers.LayerNormalization(name="head_norm")(x)
     width = hp["width"] * 2 ** hp["downsamplings"]
     x = _conv(width, 4, 2, spectral_norm, "head_conv")(x)
-    x = layers.LeakyReLU(0.2, name="head_conv_lrelu")(x)
+    x = LeakyReLU(0.2, name="head_conv_lrelu")(x)
     x = _conv(width, 3, 1, spectral_norm, "features")(x)
-    x = layers.LeakyReLU(0.2, name="features_lrelu")(x)
+    x = LeakyReLU(0.2, name="features_lrelu")(x)
     logits = ProjectionLogits(dtype="float32", name="logits")([x, code])
     return keras.Model([image, code], logits, name=name)
 

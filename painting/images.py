@@ -99,15 +99,50 @@ def tile_grid(tiles, gap=2):
     return grid
 
 
-def sample_grid(contents, styles, outputs, gap=2):
+def sample_grid(contents, styles, outputs, gap=2, names=None):
     """Content x style grid: the first row shows the style images, the first column
     the contents, cell (i, j) the output for content i in style j; white top-left.
+    With `names`, a white strip above the grid names each style column.
 
     Args:
-      contents: [K, S, S, 3]; styles: [N, S, S, 3]; outputs: [K, N, S, S, 3].
+      contents: [K, S, S, 3]; styles: [N, S, S, 3]; outputs: [K, N, S, S, 3];
+      names: None or N style names.
     """
     contents, styles, outputs = (np.asarray(a, np.float32)
                                  for a in (contents, styles, outputs))
     header = np.concatenate([np.ones_like(styles[:1]), styles])[None]
     body = np.concatenate([contents[:, None], outputs], axis=1)
-    return tile_grid(np.concatenate([header, body]), gap)
+    grid = tile_grid(np.concatenate([header, body]), gap)
+    if names is None:
+        return grid
+    if len(names) != len(styles):
+        raise ValueError(f"sample_grid got {len(names)} names for {len(styles)} "
+                         f"styles.")
+    size = styles.shape[1]
+    strip = np.full((NAME_STRIP_HEIGHT + gap, grid.shape[1], 3), 255, np.uint8)
+    for column, name in enumerate(names, start=1):
+        _put_name(strip, name, left=column * (size + gap), width=size)
+    return np.concatenate([strip.astype(np.float32) / 255.0, grid])
+
+
+# The strip above a sample grid that names its styles, and its Hershey font (ASCII).
+NAME_STRIP_HEIGHT = 14
+NAME_FONT, NAME_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.35
+
+
+def _text_width(text):
+    return cv2.getTextSize(text, NAME_FONT, NAME_SCALE, 1)[0][0]
+
+
+def _put_name(strip, name, left, width):
+    """Draws `name` in black on the uint8 `strip` (cv2.putText draws on 8 bits only),
+    centred over [left, left + width) and shortened with '..' to fit it."""
+    text = str(name).encode("ascii", "replace").decode()
+    if _text_width(text) > width - 2:
+        while text and _text_width(text + "..") > width - 2:
+            text = text[:-1]
+        text += ".."
+    text_width, text_height = cv2.getTextSize(text, NAME_FONT, NAME_SCALE, 1)[0]
+    origin = (left + max(0, (width - text_width) // 2),
+              (NAME_STRIP_HEIGHT + text_height) // 2)
+    cv2.putText(strip, text, origin, NAME_FONT, NAME_SCALE, (0, 0, 0), 1, cv2.LINE_AA)

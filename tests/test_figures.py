@@ -186,3 +186,28 @@ def test_command_trains_a_missing_run_then_draws(tmp_path):
     assert os.path.isfile(os.path.join(workdir, "export", "generator.keras"))
     assert os.listdir(output) == ["fig2_grid.png"]
     assert result.stdout.strip() == os.path.join(output, "fig2_grid.png")
+
+
+def test_stage_line_is_inside_every_curve_panel(tmp_path):
+    """D's curves start where the perceptual-only stage ends: every panel still
+    spans the whole run, so the stage line is drawn well inside each of them."""
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(1, 11):
+            tf.summary.scalar("loss/G/content", 10.0 / step, step=step)
+            if step >= 5:  # the adversarial stage
+                for tag in ("loss/G/adv", "loss/D/adv", "loss/D/r1", "D/real_prob"):
+                    tf.summary.scalar(tag, 0.5, step=step)
+    writer.close()
+    run = figures.Run(painter=None, model_path="", note="", workdir=str(tmp_path),
+                      config={"train": {"pretrain_steps": 5}}, content_dir="",
+                      style_dir="", style_files={})
+    options = figures.Options(run=str(tmp_path), output=str(tmp_path / "figures"))
+    figure = figures.training_curves_figure(run, options, [], [])
+    assert len(figure.axes) == 4
+    for ax in figure.axes:
+        stage_lines = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert len(stage_lines) == 1, ax.get_title()
+        x = stage_lines[0].get_xdata()[0]
+        left, right = ax.get_xlim()
+        assert 0.1 < (x - left) / (right - left) < 0.9, (ax.get_title(), x, left, right)

@@ -3,11 +3,17 @@
 ml_collections already refuses an override of an unknown key and a value that does not
 parse as the field's type (`--config.train.num_steps=abc`); this module covers what it
 lets through: keys misspelt inside an experiment file (a ConfigDict accepts new keys
-there), values of the wrong type set from Python, and values of the right type that
-cannot work (negative weights, an image size G's stride does not divide, ...).
+there), values of the wrong type set from Python, non-finite numbers (`=nan` parses
+as a float), and values of the right type that cannot work (negative weights, an
+image size G's stride does not divide, ...).
+
+CHECKS names the check of every key of training/defaults.py base_config;
+tests/test_config_check.py fails when a key has none, so a new setting cannot go
+unchecked.
 """
 import math
 import os
+import typing
 
 from absl import logging
 
@@ -56,8 +62,8 @@ def _same_type(value, default):
 
 
 def structure_problems(config, reference, prefix=""):
-    """Unknown and missing keys, and values whose type differs from the defaults in
-    `reference`."""
+    """Unknown and missing keys, values whose type differs from the defaults in
+    `reference`, and non-finite numbers (no setting of a run takes nan or inf)."""
     problems = [f"Missing config key {prefix + key!r}; expected every key of "
                 f"training/defaults.py base_config (start experiments from it)."
                 for key in reference.keys() if key not in config]
@@ -74,150 +80,200 @@ def structure_problems(config, reference, prefix=""):
         elif not _same_type(value, reference[key]):
             problems.append(f"{name} = {value!r} has the wrong type; expected "
                             f"{_type_name(reference[key])} like {reference[key]!r}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{name} = {value!r} is invalid; expected a finite number "
+                            f"like {reference[key]!r}.")
     return problems
 
 
-class _Problems(list):
-    """The problems found so far, and the checks that add one sentence each."""
+class Check(typing.NamedTuple):
+    """A key's check: `ok(value, config)`, and what the key expects, for the sentence
+    (a string, or `expected(value, config)` when it names other settings)."""
+    ok: typing.Callable
+    expected: typing.Union[str, typing.Callable]
 
-    def require(self, ok, key, value, expected):
-        if not ok:
-            self.append(f"{key} = {value!r} is invalid; expected {expected}.")
+    def sentence(self, key, value, config):
+        if self.ok(value, config):
+            return None
+        expected = (self.expected(value, config) if callable(self.expected)
+                    else self.expected)
+        return f"{key} = {value!r} is invalid; expected {expected}."
 
-    def choice(self, key, value, options):
-        self.require(value in options, key, value,
-                     "one of " + ", ".join(map(repr, options)))
 
-    def at_least(self, key, value, minimum):
-        self.require(value >= minimum, key, value, f"an integer >= {minimum}")
+def at_least(minimum):
+    return Check(lambda value, config: value >= minimum, f"an integer >= {minimum}")
 
-    def weight(self, key, value):
-        self.require(math.isfinite(value) and value >= 0, key, value,
-                     "a finite number >= 0")
 
-    def probability(self, key, value):
-        self.require(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
+def choice(options):
+    return Check(lambda value, config: value in options,
+                 "one of " + ", ".join(map(repr, options)))
 
-    def layers(self, key, value):
-        unknown = [name for name in value if name not in vgg.LAYER_NAMES]
-        self.require(value and not unknown, key, value,
-                     "a non-empty list of VGG19 layer names such as 'block1_conv1'")
+
+def in_range(low, high, high_included, what):
+    """low <= value < high (or <= high)."""
+    return Check(lambda value, config: low <= value and (
+        value <= high if high_included else value < high), what)
+
+
+# The type check (structure_problems) is all a bool or a free name needs.
+ANY_BOOL = Check(lambda value, config: True, "true or false")
+WEIGHT = Check(lambda value, config: math.isfinite(value) and value >= 0,
+               "a finite number >= 0")
+PROBABILITY = in_range(0.0, 1.0, True, "a probability in [0, 1]")
+LEARNING_RATE = Check(lambda value, config: math.isfinite(value) and value > 0,
+                      "a finite learning rate > 0")
+ADAM_BETA = in_range(0.0, 1.0, False, "a number in [0, 1)")
+LAYERS = Check(lambda value, config: bool(value) and all(
+    name in vgg.LAYER_NAMES for name in value),
+    "a non-empty list of VGG19 layer names such as 'block1_conv1'")
+LAYER = Check(lambda value, config: value in vgg.LAYER_NAMES,
+              "a VGG19 layer name such as 'block3_conv1'")
+
+
+def _path_text(value):
+    """"" or text a path can hold: no control characters (a NUL or a newline is a
+    quoting slip, and os functions refuse a NUL with a traceback)."""
+    return not any(ord(character) < 32 for character in value)
+
+
+PATH = Check(lambda value, config: _path_text(value),
+             "'' or a path without control characters")
+
+
+def _training_folder(value, config):
+    return _path_text(value) and bool(value or config.data.demo or config.data.tfrecords)
+
+
+TRAINING_FOLDER = Check(_training_folder, "a folder (or data.tfrecords, or "
+                                          "data.demo=True for the built-in demo data)")
+RESIZE = Check(lambda value, config: value == 0 or value >= config.data.image_size,
+               lambda value, config: f"0 (= image_size) or at least data.image_size "
+                                     f"({config.data.image_size})")
+
+
+def _eval_folder_ok(value, config):
+    if not _path_text(value):
+        return False
+    if config.eval.every <= 0:
+        return True
+    return os.path.isdir(value) if value else config.data.demo
+
+
+def _eval_folder_expected(value, config):
+    if not _path_text(value) or value:
+        return "an existing folder of held-out photos"
+    return ("a folder of held-out photos (none of them in data.content_dir) when "
+            "eval.every > 0 without data.demo")
+
+
+CHECKS = {
+    "seed": at_least(0),
+    "data.demo": ANY_BOOL,
+    "data.content_dir": TRAINING_FOLDER,
+    "data.style_dir": TRAINING_FOLDER,
+    "data.tfrecords": PATH,
+    "data.image_size": Check(
+        lambda value, config: value > 0 and value % generator.STRIDE == 0,
+        f"a positive multiple of {generator.STRIDE} (the generator's stride)"),
+    "data.content_resize": RESIZE,
+    "data.style_resize": RESIZE,
+    "data.cache_styles": ANY_BOOL,
+    "model.generator": choice(tuple(generator.VARIANTS)),
+    "model.discriminator": choice(tuple(discriminator.VARIANTS)),
+    "model.discriminator_kind": choice(discriminator.KINDS),
+    "model.discriminator_scales": at_least(1),
+    "model.discriminator_vgg_layer": LAYER,
+    "model.spectral_norm": ANY_BOOL,
+    "model.code_dim": at_least(1),
+    "model.encoder": ANY_BOOL,
+    "model.encoder_layers": LAYERS,
+    "model.encoder_mlp_width": at_least(1),
+    "vgg.weights": Check(
+        lambda value, config: value in ("imagenet", "random") or os.path.isfile(value),
+        "'imagenet', 'random' or the path of an existing VGG19 weights file"),
+    "vgg.fallback_to_random": ANY_BOOL,
+    "vgg.seed": at_least(0),
+    "vgg.content_layers": LAYERS,
+    "vgg.style_layers": LAYERS,
+    "loss.adversarial": choice(adversarial.KINDS),
+    **{f"loss.{key}": WEIGHT for key in (
+        "adv_weight", "content_weight", "style_weight", "tv_weight", "r1_weight",
+        "encoder_weight", "identity_weight", "keep_weight")},
+    **{f"loss.{key}": PROBABILITY for key in ("encoder_prob", "identity_prob",
+                                              "mix_prob")},
+    "optim.g_lr": LEARNING_RATE,
+    "optim.d_lr": LEARNING_RATE,
+    "optim.beta_1": ADAM_BETA,
+    "optim.beta_2": ADAM_BETA,
+    "train.batch_size": at_least(1),
+    "train.num_steps": at_least(1),
+    "train.pretrain_steps": at_least(0),
+    "train.init_generator": PATH,
+    "train.ema_decay": in_range(0.0, 1.0, False,
+                                "0 (off) or a decay in (0, 1) such as 0.999"),
+    "train.d_skip_accuracy": in_range(0.0, 1.0, True,
+                                      "0 (off) or an accuracy in (0, 1] such as 0.9"),
+    "train.d_accuracy_decay": in_range(0.0, 1.0, False,
+                                       "a decay in [0, 1) such as 0.9"),
+    "train.jit_compile": ANY_BOOL,
+    "train.precision": choice(precision.PRECISIONS),
+    **{f"train.{key}": at_least(1) for key in (
+        "log_every", "image_every", "checkpoint_every", "keep_checkpoints",
+        "max_restores", "collapse_patience", "sample_contents", "sample_styles")},
+    "train.on_nonfinite": choice(("stop", "restore")),
+    "train.restore_lr_factor": Check(
+        lambda value, config: 0.0 < value < 1.0,
+        "a factor in (0, 1) that lowers the learning rates"),
+    "train.deterministic": ANY_BOOL,
+    "train.export_saved_model": ANY_BOOL,
+    "eval.every": at_least(0),
+    "eval.content_dir": Check(_eval_folder_ok, _eval_folder_expected),
+    "eval.num_contents": at_least(1),
+    "eval.crops_per_style": at_least(1),
+    "eval.fusion_contents": at_least(1),
+    "strategy.name": choice(strategy.STRATEGIES),
+    "strategy.cpu_devices": at_least(0),
+    # "local", a TPU's name or grpc://host:port: the TPU resolver judges the rest.
+    "strategy.tpu_address": PATH,
+}
+
+
+def get(config, key):
+    """The value of dotted `key` ("train.ema_decay") in `config`."""
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
 def value_problems(config, num_replicas=None):
-    """Values of the right type that cannot work."""
-    problems = _Problems()
-    problems.at_least("seed", config.seed, 0)
-    _data_problems(problems, config.data)
-    _model_problems(problems, config.model, config.data.image_size)
-    _vgg_problems(problems, config.vgg)
-    _loss_problems(problems, config.loss)
-    _optim_problems(problems, config.optim)
-    _train_problems(problems, config.train, num_replicas)
-    _eval_problems(problems, config.eval, config.data)
-    problems.choice("strategy.name", config.strategy.name, strategy.STRATEGIES)
-    problems.at_least("strategy.cpu_devices", config.strategy.cpu_devices, 0)
-    return list(problems)
+    """Values of the right type that cannot work: every key's check in CHECKS, then
+    the relations between keys."""
+    problems = [sentence for key, check in CHECKS.items()
+                if (sentence := check.sentence(key, get(config, key), config))]
+    return problems + relation_problems(config, num_replicas)
 
 
-def _data_problems(problems, data):
-    problems.require(data.image_size > 0 and data.image_size % generator.STRIDE == 0,
-                     "data.image_size", data.image_size,
-                     f"a positive multiple of {generator.STRIDE} (the generator's "
-                     f"stride)")
-    for key in ("content_resize", "style_resize"):
-        value = data[key]
-        problems.require(value == 0 or value >= data.image_size, f"data.{key}", value,
-                         f"0 (= image_size) or at least data.image_size "
-                         f"({data.image_size})")
-    if not data.demo and not data.tfrecords:
-        for key in ("content_dir", "style_dir"):
-            problems.require(bool(data[key]), f"data.{key}", data[key],
-                             "a folder (or data.tfrecords, or data.demo=True for the "
-                             "built-in demo data)")
-
-
-def _model_problems(problems, model, image_size):
-    problems.choice("model.generator", model.generator, tuple(generator.VARIANTS))
-    problems.choice("model.discriminator", model.discriminator,
-                    tuple(discriminator.VARIANTS))
-    problems.choice("model.discriminator_kind", model.discriminator_kind,
-                    discriminator.KINDS)
+def relation_problems(config, num_replicas=None):
+    """What no single key's check sees: sizes that must divide by others."""
+    problems = []
+    image_size, model = config.data.image_size, config.model
     if (model.discriminator_kind == "multiscale"
-            and model.discriminator in discriminator.VARIANTS):
-        problems.at_least("model.discriminator_scales", model.discriminator_scales, 1)
+            and model.discriminator in discriminator.VARIANTS
+            and model.discriminator_scales >= 1 and image_size > 0):
         # Coarser scales' patch logits are repeated onto the finest scale's grid.
         divisor = 2 ** (discriminator.variant(model.discriminator)["downsamplings"]
-                        + max(model.discriminator_scales, 1) - 1)
-        problems.require(image_size % divisor == 0, "data.image_size", image_size,
-                         f"a multiple of {divisor} for a {model.discriminator_scales}-"
-                         f"scale '{model.discriminator}' multiscale discriminator")
-    problems.at_least("model.code_dim", model.code_dim, 1)
-    problems.at_least("model.encoder_mlp_width", model.encoder_mlp_width, 1)
-    problems.layers("model.encoder_layers", model.encoder_layers)
-
-
-def _vgg_problems(problems, vgg_config):
-    problems.require(vgg_config.weights in ("imagenet", "random")
-                     or os.path.isfile(vgg_config.weights), "vgg.weights",
-                     vgg_config.weights,
-                     "'imagenet', 'random' or the path of an existing VGG19 weights "
-                     "file")
-    problems.layers("vgg.content_layers", vgg_config.content_layers)
-    problems.layers("vgg.style_layers", vgg_config.style_layers)
-
-
-def _loss_problems(problems, loss):
-    problems.choice("loss.adversarial", loss.adversarial, adversarial.KINDS)
-    for key in ("adv_weight", "content_weight", "style_weight", "tv_weight",
-                "r1_weight", "encoder_weight", "identity_weight", "keep_weight"):
-        problems.weight(f"loss.{key}", loss[key])
-    for key in ("encoder_prob", "identity_prob", "mix_prob"):
-        problems.probability(f"loss.{key}", loss[key])
-
-
-def _optim_problems(problems, optim):
-    for key in ("g_lr", "d_lr"):
-        problems.require(math.isfinite(optim[key]) and optim[key] > 0, f"optim.{key}",
-                         optim[key], "a finite learning rate > 0")
-    for key in ("beta_1", "beta_2"):
-        problems.require(0.0 <= optim[key] < 1.0, f"optim.{key}", optim[key],
-                         "a number in [0, 1)")
-
-
-def _train_problems(problems, train, num_replicas):
-    problems.at_least("train.batch_size", train.batch_size, 1)
-    if num_replicas and train.batch_size % num_replicas:
-        problems.append(f"train.batch_size = {train.batch_size} is invalid; expected a "
+                        + model.discriminator_scales - 1)
+        if image_size % divisor:
+            problems.append(
+                f"data.image_size = {image_size} is invalid; expected a multiple of "
+                f"{divisor} for a {model.discriminator_scales}-scale "
+                f"'{model.discriminator}' multiscale discriminator.")
+    batch_size = config.train.batch_size
+    if num_replicas and batch_size % num_replicas:
+        problems.append(f"train.batch_size = {batch_size} is invalid; expected a "
                         f"multiple of the number of replicas ({num_replicas}).")
-    problems.at_least("train.num_steps", train.num_steps, 1)
-    problems.at_least("train.pretrain_steps", train.pretrain_steps, 0)
-    for key in ("log_every", "image_every", "checkpoint_every", "keep_checkpoints",
-                "sample_contents", "sample_styles", "max_restores",
-                "collapse_patience"):
-        problems.at_least(f"train.{key}", train[key], 1)
-    problems.choice("train.on_nonfinite", train.on_nonfinite, ("stop", "restore"))
-    problems.require(0.0 < train.restore_lr_factor < 1.0, "train.restore_lr_factor",
-                     train.restore_lr_factor,
-                     "a factor in (0, 1) that lowers the learning rates")
-    problems.choice("train.precision", train.precision, precision.PRECISIONS)
-
-
-def _eval_problems(problems, eval_config, data):
-    problems.at_least("eval.every", eval_config.every, 0)
-    if eval_config.every <= 0:
-        return
-    problems.at_least("eval.num_contents", eval_config.num_contents, 1)
-    problems.at_least("eval.crops_per_style", eval_config.crops_per_style, 1)
-    problems.at_least("eval.fusion_contents", eval_config.fusion_contents, 1)
     # SSIM's 11x11 windows must fit in the images.
-    problems.require(data.image_size >= 16, "data.image_size", data.image_size,
-                     "at least 16 when eval.every > 0 (SSIM's 11-pixel windows)")
-    if eval_config.content_dir:
-        problems.require(os.path.isdir(eval_config.content_dir), "eval.content_dir",
-                         eval_config.content_dir, "an existing folder of held-out "
-                         "photos")
-    elif not data.demo:
-        problems.require(False, "eval.content_dir", eval_config.content_dir,
-                         "a folder of held-out photos (none of them in "
-                         "data.content_dir) when eval.every > 0 without data.demo")
+    if config.eval.every > 0 and 0 < image_size < 16:
+        problems.append(f"data.image_size = {image_size} is invalid; expected at least "
+                        f"16 when eval.every > 0 (SSIM's 11-pixel windows).")
+    return problems

@@ -1,7 +1,8 @@
 """base_config(): every hyperparameter of a run with its default value.
 
 Experiment files (experiments/*.py) start from it and change only what differs;
-training/config_check.py validates a config against it. `python train.py
+training/config_check.py validates a config against it, and a new key needs its
+value check in config_check.CHECKS (tests/test_config_check.py fails without one). `python train.py
 --config=... --dry_run` prints the resolved result.
 """
 import ml_collections

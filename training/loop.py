@@ -87,7 +87,7 @@ def _train(config, workdir, strategy, data_root):
     any_worker = strategy_lib.any_worker_function(strategy)
     with writer.as_default():
         if int(run.step) == 0:
-            summaries.write_config(config, step=0)
+            summaries.write_config(config, step=0, workdir=workdir)
             tf.summary.scalar("data/skipped_files", len(skipped_files), step=0)
         with stop_on_signals() as received:
             # A signal to any worker stops all of them at the same step.

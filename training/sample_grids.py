@@ -14,23 +14,26 @@ def _center_crops(files, size):
 
 def fixed_samples(data_config, train_config):
     """Content and style images shown in every sample grid: the first few contents,
-    and the first image of each of the first few styles, centre-cropped."""
+    and the first image of each of the first few styles, centre-cropped; the style
+    ids and names."""
     size = data_config.image_size
     contents, styles = pipeline.first_images_from_config(
         data_config, train_config.sample_contents, train_config.sample_styles)
+    names = pipeline.style_names_from_config(data_config)[:len(styles)]
     return (_center_crops(contents, size), _center_crops(styles, size),
-            np.arange(len(styles), dtype=np.int32))
+            np.arange(len(styles), dtype=np.int32), names)
 
 
-def render_samples(models, contents, styles, style_ids):
-    """Paints every (content, style) pair of the fixed samples -> grid image."""
+def render_samples(models, contents, styles, style_ids, names=None):
+    """Paints every (content, style) pair of the fixed samples -> grid image, its
+    style columns named by `names`."""
     codes = np.asarray(models.bank(style_ids))
     num_contents, num_styles = len(contents), len(style_ids)
     outputs = painting.paint_batch(models.generator,
                                    np.repeat(contents, num_styles, axis=0),
                                    np.tile(codes, [num_contents, 1]))
     outputs = np.asarray(outputs).reshape((num_contents, num_styles) + contents.shape[1:])
-    return painting.sample_grid(contents, styles, outputs)
+    return painting.sample_grid(contents, styles, outputs, names=names)
 
 
 def write_sample_grid(models, samples, workdir, step):

@@ -346,6 +346,9 @@ def discriminator_objective(context, judgement):
 def discriminator_metrics(context, judgement, d_total, d_terms):
     """D's loss terms and how it judges: {tag: scalar}."""
     metrics = {f"loss/D/{k}": v for k, v in d_terms.items()}
+    # What each term adds to the total (discriminator_objective's formula).
+    metrics["loss/D/weighted/adv"] = d_terms["adv"]
+    metrics["loss/D/weighted/r1"] = context.loss_config.r1_weight * d_terms["r1"]
     metrics["loss/D/total"] = d_total
     metrics["D/real_prob"] = context.average(
         adversarial.d_probabilities(judgement.real_logits))
@@ -359,6 +362,10 @@ def discriminator_metrics(context, judgement, d_total, d_terms):
 def generator_metrics(context, painting, g_total, g_terms):
     """G's loss terms and the spread of its fakes: {tag: scalar}."""
     metrics = {f"loss/G/{k}": v for k, v in g_terms.items()}
+    # What each term adds to the total: every term `name` of generator_objective is
+    # weighted by config.loss.<name>_weight (a term without one fails here).
+    metrics.update({f"loss/G/weighted/{k}": context.loss_config[f"{k}_weight"] * v
+                    for k, v in g_terms.items()})
     metrics["loss/G/total"] = g_total
     # Near 0 when G paints flat images (a collapse, training/guards.py).
     metrics["G/output_std"] = context.average(

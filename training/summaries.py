@@ -33,7 +33,37 @@ def read_scalars(workdir):
 
 def write_scalars(metrics, step):
     for tag, value in metrics.items():
-        tf.summary.scalar(tag, value, step=step)
+        tf.summary.scalar(tag, value, step=step, description=description(tag))
+
+
+def description(tag):
+    """The text TensorBoard shows beside a loss tag: whether it is weighted, and
+    what adds up to the totals (unweighted, loss/G/content is ~1e3 beside a total of
+    ~1)."""
+    parts = tag.split("/")
+    if parts[0] != "loss" or len(parts) < 3:
+        return None
+    player, term = parts[1], parts[-1]
+    total = f"loss/{player}/total"
+    if term == "total":
+        return (f"{player}'s loss: the sum of the loss/{player}/weighted/* terms.")
+    weight = ("1" if (player, term) == ("D", "adv")
+              else f"config.loss.{term}_weight")
+    if parts[2] == "weighted":
+        return (f"Weighted: loss/{player}/{term} times {weight}, the share it adds to "
+                f"{total}.")
+    return (f"Unweighted: the {term} term before its weight ({weight}); "
+            f"loss/{player}/weighted/{term} is what it adds to {total}.")
+
+
+def hparam_value(value):
+    """A config value as TensorBoard's HParams shows it: numbers, bools and strings
+    as they are, lists and tuples as "a,b,c" (not Python's "('a', 'b')")."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
 
 
 def flatten_config(config, prefix=""):
@@ -43,15 +73,15 @@ def flatten_config(config, prefix=""):
         name = f"{prefix}{key}"
         if hasattr(value, "items"):
             flat.update(flatten_config(value, name + "."))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[name] = value
         else:
-            flat[name] = str(value)
+            flat[name] = hparam_value(value)
     return flat
 
 
-def write_config(config, step):
-    """Logs the config as text (readable) and as HParams (comparable across runs)."""
+def write_config(config, step, workdir):
+    """Logs the config as text (readable) and as HParams (comparable across runs),
+    the HParams row named by the workdir's name (else TensorBoard shows a hash)."""
     tf.summary.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```",
                     step=step)
-    hparams_api.hparams(flatten_config(config))
+    hparams_api.hparams(flatten_config(config),
+                        trial_id=os.path.basename(os.path.normpath(workdir)))
