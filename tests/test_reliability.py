@@ -305,11 +305,16 @@ def test_resuming_with_another_architecture_is_a_clear_error(trained_run_copy):
         assert f.read() == saved_config  # still the config of the checkpoints
 
 
+@pytest.mark.parametrize("with_manifest", [True, False])
 @pytest.mark.parametrize("damage", ["truncated", "wrong_architecture", "not_keras"])
-def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage):
+def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage, with_manifest):
+    """A current export's manifest names the damaged file; an export from before
+    manifests existed is still refused by the file's own checks."""
     _, workdir = trained_run
     export_dir = str(tmp_path / "export")
     shutil.copytree(os.path.join(workdir, "export"), export_dir)
+    if not with_manifest:
+        os.remove(workdir_lib.manifest_path(export_dir))
     model_path = os.path.join(export_dir, workdir_lib.GENERATOR_FILE)
     if damage == "truncated":
         with open(model_path, "rb") as f:
@@ -327,6 +332,9 @@ def test_a_bad_export_is_a_clear_error(trained_run, tmp_path, damage):
         models = step_lib.build_models(config.model, config.optim, 3)
         models.generator.save(model_path)
         message = "codes of 8 values but the generator expects 12"
+    if with_manifest:
+        message = (f"{workdir_lib.GENERATOR_FILE} is not the file this export was "
+                   f"written with")
     with pytest.raises(ValueError, match=message) as error:
         loading.load_export(export_dir)
     assert workdir_lib.GENERATOR_FILE in str(error.value) or "styles.json" in str(error.value)

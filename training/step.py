@@ -170,9 +170,12 @@ def replica_step(context, batch, adversarial_stage, update_discriminator=True):
     if adversarial_stage and update_discriminator:
         _update(d_tape, d_total, models.discriminator.trainable_variables,
                 models.d_optimizer)
-    metrics = (discriminator_metrics(context, judgement, d_total, d_terms)
-               if adversarial_stage else {})
-    return {**metrics, **generator_metrics(context, painting, g_total, g_terms)}
+    # G's terms first: a divergence is reported by its first non-finite term, and D
+    # judges G's output, so a broken G makes D's terms non-finite too.
+    metrics = generator_metrics(context, painting, g_total, g_terms)
+    if adversarial_stage:
+        metrics.update(discriminator_metrics(context, judgement, d_total, d_terms))
+    return metrics
 
 
 def _update(tape, loss, variables, optimizer):
