@@ -1,10 +1,13 @@
 """Shared test helpers: the repository root, the real-data folder, image writers,
 the TensorBoard scalar reader, and the code-head randomiser. Test modules import
 these from here, never from another test module."""
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import cv2
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -47,3 +50,26 @@ def make_codes_matter(generator, seed, stddev=0.1, keep=0.3):
     gate = generator.get_layer("code_to_keep")
     gate.kernel.assign(tf.random.normal(gate.kernel.shape, stddev=0.01, seed=seed))
     gate.bias.assign([keep])
+
+
+@contextlib.contextmanager
+def read_only_folder(path):
+    """A folder nothing can be written into, even by root: a read-only tmpfs mounted
+    there, or (for a user, who cannot mount) one without write bits. Skips the test
+    when neither works."""
+    path.mkdir()
+    if os.geteuid() != 0:
+        path.chmod(0o500)
+        try:
+            yield path
+        finally:
+            path.chmod(0o700)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs",
+                              str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from evaluation import baselines, classifier as classifier_lib, evaluator, metrics
 from losses import perceptual
 from models import vgg as vgg_lib
-from tests.helpers import REPO
+from tests.helpers import REPO, read_only_folder
 
 
 # --------------------------------------------------------------------------- metrics
@@ -323,19 +323,11 @@ def test_an_unwritable_output_is_refused_before_any_work(trained_run, tiny_folde
 def test_a_read_only_output_is_refused_before_any_work(trained_run, tiny_folders,
                                                        tmp_path):
     content_dir, style_dir = tiny_folders
-    read_only = tmp_path / "read_only"
-    read_only.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs",
-                              str(read_only)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here")
-    try:
+    with read_only_folder(tmp_path / "read_only") as read_only:
         with pytest.raises(ValueError, match="is not writable"):
             evaluator.resolve_settings(evaluator.Options(
                 output=str(read_only / "eval"), model=trained_run,
                 content_dir=content_dir, style_dir=style_dir))
-    finally:
-        subprocess.run(["umount", str(read_only)], check=True)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import tensorflow as tf
 import painting
 import stylize
 from experiments import quickstart
-from tests.helpers import REPO, make_codes_matter
+from tests.helpers import REPO, make_codes_matter, read_only_folder
 from storage import atomic
 from storage import workdir as workdir_lib
 from training import export, step as step_lib
@@ -96,17 +96,10 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(export_dir, photo, tmp_pa
     assert folder_contents(tmp_path) == before
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root can write to read-only folders")
 def test_read_only_output_folder_is_an_error(export_dir, photo, tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
+    with read_only_folder(tmp_path / "locked") as folder:
         with pytest.raises(ValueError, match="not writable"):
             stylize.stylize(export_dir, photo, str(folder / "o.png"), styles=["alpha"])
-    finally:
-        folder.chmod(0o700)
 
 
 @pytest.mark.slow
