@@ -73,3 +73,26 @@ def read_only_folder(path):
         yield path
     finally:
         subprocess.run(["umount", str(path)], check=True)
+
+
+def set_config_key(config, key, value):
+    """Sets a dotted key ("train.num_steps") of a ConfigDict to any value, of any type."""
+    *groups, name = key.split(".")
+    for group in groups:
+        config = config[group]
+    with config.ignore_type():
+        config[name] = value
+
+
+def assert_refused_in_one_sentence(key, value, message):
+    """The quickstart :test config with `key` set to `value` is refused by
+    config_check with exactly one problem, which contains `message`."""
+    from experiments import quickstart
+    from training import config_check
+    config = quickstart.get_config("test")
+    set_config_key(config, key, value)
+    with pytest.raises(ValueError) as error:
+        config_check.validate(config)
+    problems = str(error.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert message in problems[0]

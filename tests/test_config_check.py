@@ -5,6 +5,7 @@ import math
 import pytest
 
 from experiments import quickstart
+from tests.helpers import assert_refused_in_one_sentence, set_config_key
 from training import config_check, defaults
 
 NO_SUCH = "no\x00such"  # no choice, layer, path or folder is spelt like this
@@ -26,12 +27,6 @@ def _get(config, key):
     return config
 
 
-def _set(config, key, value):
-    *groups, name = key.split(".")
-    for group in groups:
-        config = config[group]
-    with config.ignore_type():
-        config[name] = value
 
 
 def absurd_values(default):
@@ -61,7 +56,7 @@ def test_an_absurd_value_of_every_key_is_refused_naming_the_key():
         for value in absurd_values(_get(defaults.base_config(), key)):
             config = quickstart.get_config("test")
             config.eval.every = 2  # the evaluation's keys are checked too
-            _set(config, key, value)
+            set_config_key(config, key, value)
             try:
                 config_check.validate(config)
                 accepted.append(f"{key}={value!r}")
@@ -87,13 +82,7 @@ def test_an_absurd_value_of_every_key_is_refused_naming_the_key():
 ])
 def test_values_the_old_check_let_through_are_refused_in_one_sentence(key, value,
                                                                       message):
-    config = quickstart.get_config("test")
-    _set(config, key, value)
-    with pytest.raises(ValueError) as error:
-        config_check.validate(config)
-    problems = str(error.value).splitlines()[1:]
-    assert len(problems) == 1, problems
-    assert message in problems[0]
+    assert_refused_in_one_sentence(key, value, message)
 
 
 def test_ema_and_the_balance_accept_their_working_values():
