@@ -25,9 +25,6 @@ from absl import logging
 
 from data import images, seeds
 from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrecords`
-# Callers outside data/ read these image helpers through this module (pipeline.X).
-from data.images import (decode_image, image_problem, keep_readable_images,  # noqa: F401
-                         list_images, list_styles, resize_short_side, style_of)
 
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
@@ -179,17 +176,24 @@ def check_data(data_config):
     return style_names, unreadable_files(data_config)
 
 
+def style_files_from_config(data_config):
+    """Per style (in style-id order) its images: paths, or encoded bytes from
+    TFRecords (decode_image reads both)."""
+    if data_config.tfrecords:
+        return tfrecords_lib.load_styles(data_config.tfrecords)[1]
+    return images.list_styles(data_config.style_dir)[1]
+
+
 def first_images_from_config(data_config, num_contents, num_styles):
     """(the first `num_contents` readable contents, the first image of each of the
     first `num_styles` styles), as paths or encoded bytes (decode_image reads both)."""
     if data_config.tfrecords:
         contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
-        files_per_style = tfrecords_lib.load_styles(data_config.tfrecords)[1]
     else:
         contents = images.keep_readable_images(
             images.list_images(data_config.content_dir), data_config.content_dir,
             log=False)[:num_contents]
-        files_per_style = images.list_styles(data_config.style_dir)[1]
+    files_per_style = style_files_from_config(data_config)
     return contents, [files[0] for files in files_per_style[:num_styles]]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 import painting
-from data import images, pipeline
+from data import images
 from evaluation import baselines, classifier as classifier_lib, metrics
 from evaluation import style_reference
 from evaluation.during_training import FUSION_WEIGHTS
@@ -235,7 +235,7 @@ class StyleData:
 
 def prepare_styles(settings, network):
     """Targets, classifier and Frechet reference set of every style in style_dir."""
-    names, files_per_style = pipeline.list_styles(settings["style_dir"])
+    names, files_per_style = images.list_styles(settings["style_dir"])
     random_state = np.random.RandomState(settings["seed"])
     size, resize = settings["image_size"], settings["style_resize"]
     grams, statistics, preview = [], [], []
@@ -346,8 +346,8 @@ def evaluate(options):
     model = painting.load(settings["model"]) if "ours" in settings["methods"] else None
     network = FeatureNetwork(settings["vgg"])
     settings = describe_features(settings, network.description)
-    content_files = pipeline.keep_readable_images(
-        pipeline.list_images(settings["content_dir"]), settings["content_dir"])
+    content_files = images.keep_readable_images(
+        images.list_images(settings["content_dir"]), settings["content_dir"])
     if settings["max_contents"]:
         content_files = content_files[:settings["max_contents"]]
     size = settings["image_size"]
@@ -568,9 +568,9 @@ def write_results(output, results, rows):
     os.makedirs(output, exist_ok=True)
     serializable = json.loads(json.dumps(_without_images(results), default=_to_builtin))
     for name, method in results["methods"].items():
-        atomic.write_png(os.path.join(output, f"grid_{name}.png"), method["grid"])
+        atomic.write_image(os.path.join(output, f"grid_{name}.png"), method["grid"])
         if "fusion" in method:
-            atomic.write_png(os.path.join(output, f"fusion_{name}.png"),
+            atomic.write_image(os.path.join(output, f"fusion_{name}.png"),
                              method["fusion"]["strip"])
     atomic.write_json(os.path.join(output, "metrics.json"), serializable)
     atomic.write_csv(os.path.join(output, "metrics.csv"), rows)

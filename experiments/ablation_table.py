@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from storage import checkpoints as checkpoints_lib  # noqa: E402
 from storage import workdir as workdir_lib  # noqa: E402
 
 EVAL_FOLDER = "eval_ablation"
@@ -63,8 +64,7 @@ def find_runs(paths):
 
 def trained_steps(run):
     """(steps of the newest checkpoint, its index file's mtime) of `run`."""
-    from painting import loading
-    prefix = loading.latest_checkpoint(run)
+    prefix = checkpoints_lib.latest_checkpoint(run)
     if prefix is None:
         raise ValueError(f"Run {run} has no checkpoint to evaluate.")
     return int(prefix.rsplit("-", 1)[1]), os.path.getmtime(prefix + ".index")

@@ -155,7 +155,7 @@ def locate_model(options):
 
 def load_run(options):
     import painting
-    from data import pipeline
+    from data import images
     from storage import workdir as workdir_lib
     model_path, note = locate_model(options)
     painter = painting.load(model_path)
@@ -172,7 +172,7 @@ def load_run(options):
             style_folder = resolve_folder(style_folder)
         content_dir = content_dir or content_folder
         style_dir = style_dir or style_folder
-    style_files = dict(zip(*pipeline.list_styles(style_dir))) if style_dir else {}
+    style_files = dict(zip(*images.list_styles(style_dir))) if style_dir else {}
     return Run(painter, model_path, note, workdir, config, content_dir, style_dir,
                style_files)
 
@@ -196,7 +196,7 @@ def pick_styles(options, run):
 def pick_contents(options, run):
     """Content files: --contents (paths or names in the content folder), else the
     preferred landscapes the folder has, else its first three images."""
-    from data import pipeline
+    from data import images
     if options.contents:
         paths = [name if os.path.isfile(name) else os.path.join(run.content_dir, name)
                  for name in options.contents]
@@ -208,7 +208,7 @@ def pick_contents(options, run):
     if not run.content_dir:
         raise ValueError(f"{options.run} has no config.json naming its photos; pass "
                          f"--content_dir or --contents.")
-    files = pipeline.list_images(run.content_dir)
+    files = images.list_images(run.content_dir)
     by_name = {os.path.basename(path): path for path in files}
     paths = [by_name[name] for name in PREFERRED_CONTENTS if name in by_name]
     paths = paths or files[:3]
@@ -262,11 +262,11 @@ def style_at_height(run, name, height, max_width):
     """The whole first image of a style scaled to `height`, centre-cropped to at most
     `max_width` (grey square if the style folder is unknown)."""
     import tensorflow as tf
-    from data import pipeline
+    from data import images
     files = run.style_files.get(name)
     if not files:
         return np.full((height, height, 3), 0.5, np.float32)
-    image = pipeline.decode_image(files[0])
+    image = images.decode_image(files[0])
     width = max(1, round(int(image.shape[1]) * height / int(image.shape[0])))
     image = np.clip(tf.image.resize(image, (height, width), antialias=True).numpy(), 0, 1)
     left = max(0, (width - max_width) // 2)
@@ -574,12 +574,12 @@ def style_subset_folder(run, styles, folder):
     """Fills `folder` with symbolic links to the style-folder entries of `styles` only
     (a sub-folder for a collection, the file for a single painting), so they keep
     their bank names."""
-    from data import pipeline
+    from data import images
     from pathlib import Path
     entries = {}
     for part in filter(None, run.style_dir.split(",")):
         for entry in sorted(Path(part).iterdir()):
-            entries.setdefault(pipeline.style_of(entry)[0], entry)
+            entries.setdefault(images.style_of(entry)[0], entry)
     for name in styles:
         if name not in entries:
             raise FigureSkipped(f"Style {name!r} has no images in the run's style "
@@ -589,13 +589,13 @@ def style_subset_folder(run, styles, folder):
 
 
 def metrics_figure(run, options, contents, styles):
-    from data import pipeline
+    from data import images
     from evaluation import evaluator
     from storage import atomic
     chosen = styles[:options.metrics_styles]
     needs_styles(chosen, 2, "The metrics (a fusion pair)")
     # The figure contents first, then the folder's others.
-    others = pipeline.list_images(run.content_dir) if run.content_dir else []
+    others = images.list_images(run.content_dir) if run.content_dir else []
     evaluated = list(dict.fromkeys(contents + others))[:options.metrics_contents]
     output = os.path.join(options.output, "fig9_metrics")
     content_folder = tempfile.mkdtemp(prefix="figures_contents_")

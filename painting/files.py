@@ -7,15 +7,16 @@ import tempfile
 import keras
 from absl import logging
 
-from data import pipeline
+from data import images as image_files
 from painting import images, painter as painter_lib, plan as plan_lib
 from painting.errors import UsageError
+from storage import atomic
 
 
 def list_contents(content):
     """Content image files from a file, a folder (recursive) or a glob."""
     if os.path.isdir(content):
-        files = pipeline.list_images(content)
+        files = image_files.list_images(content)
     elif os.path.isfile(content):
         files = [content]
     else:
@@ -29,7 +30,7 @@ def list_contents(content):
 
 def check_readable(path):
     """Raises ValueError naming `path` if it is not an image painting can read."""
-    problem = pipeline.image_problem(path)
+    problem = image_files.image_problem(path)
     if problem:
         raise ValueError(f"Content file {path!r} is not a readable image: {problem}.")
 
@@ -137,7 +138,7 @@ def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
             check_readable(path)
             painted = painter.paint(images.load_content(path, max_size), plan,
                                     preserve_color=preserve_color)
-            images.write_image(output_path, painted)
+            atomic.write_image(output_path, painted)
             written.append(output_path)
         except Exception as error:  # noqa: BLE001 -- reported per file, below
             if len(files) == 1:

@@ -1,14 +1,13 @@
 """Images in and out of painting: content loading, padding to the generator's stride,
-colour preservation, and PNG/JPEG output written atomically."""
+colour preservation, and the grids of outputs."""
 import os
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from data import pipeline
+from data import images as image_files
 from models import generator as generator_lib
-from storage import atomic
 
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg")
 # Smaller images (down to 1x1) are padded to this: G's reflection padding needs at
@@ -20,11 +19,11 @@ def load_image(path, what):
     """float32 RGB [H, W, 3] in [0, 1], or ValueError naming the file and its role."""
     if not os.path.isfile(path):
         raise ValueError(f"{what} {path!r} does not exist or is not a file.")
-    problem = pipeline.image_problem(path)
+    problem = image_files.image_problem(path)
     if problem:
         raise ValueError(f"{what} {path!r} is not a readable image: {problem}.")
     try:
-        return pipeline.decode_image(path).numpy()
+        return image_files.decode_image(path).numpy()
     except tf.errors.InvalidArgumentError as error:  # damage the checks did not see
         raise ValueError(f"{what} {path!r} cannot be decoded: "
                          f"{error.message.strip().splitlines()[-1]}") from error
@@ -68,23 +67,6 @@ def preserve_color(content, output):
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     shift = output @ luma - content @ luma
     return np.clip(content + shift[..., None], 0.0, 1.0)
-
-
-def write_image(path, image):
-    """float [0, 1] RGB -> PNG or JPEG (by extension), atomically."""
-    pixels = np.empty(np.shape(image), np.uint8)
-    # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
-    for start in range(0, len(pixels), 256):
-        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
-        pixels[start:start + 256] = np.clip(block, 0, 255)
-    extension = os.path.splitext(path)[1].lower()
-    parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
-    ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
-                               parameters)
-    if not ok:
-        raise ValueError(f"Could not encode an image of shape {pixels.shape} as "
-                         f"{extension}.")
-    atomic.write_atomically(path, encoded.tobytes())
 
 
 def tile_grid(tiles, gap=2):

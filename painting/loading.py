@@ -6,7 +6,6 @@ still training) is loaded from its newest checkpoint: its config.json says how t
 build the generator, style bank and encoder, the checkpoint fills in their weights.
 """
 import dataclasses
-import json
 import os
 import zipfile
 
@@ -19,8 +18,8 @@ from absl import logging
 from models import generator as generator_lib
 from models import style as style_lib
 from models import vgg as vgg_lib  # noqa: F401  (registers the encoder's layers)
-from storage import checkpoints as checkpoints_lib
 from painting.errors import UsageError
+from storage import checkpoints as checkpoints_lib
 from storage import workdir as workdir_lib
 
 # Style images are seen at this short side when a model does not say.
@@ -129,13 +128,10 @@ def load_export(path):
 
 def load_styles(path):
     """The export's styles.json as a dict (names, codes, encoder_image_size, ...)."""
-    styles_path = workdir_lib.styles_path(resolve_export_dir(path))
     try:
-        with open(styles_path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{styles_path} cannot be read ({error}); export again from "
-                         f"its run.") from error
+        return workdir_lib.read_json(workdir_lib.styles_path(resolve_export_dir(path)))
+    except ValueError as error:
+        raise ValueError(f"{error} Export again from its run.") from error
 
 
 def load_encoder(path):
@@ -149,17 +145,12 @@ def load_encoder(path):
 # --------------------------------------------------------------------------- checkpoints
 
 
-def latest_checkpoint(workdir):
-    """Path prefix of the newest checkpoint of a run, or None."""
-    return tf.train.latest_checkpoint(workdir_lib.checkpoint_dir(workdir))
-
-
 def load_checkpoint(workdir, checkpoint_path=None):
     """Returns (generator, style_names, codes [num_styles, code_dim], encoder or None,
     encoder_image_size, step) of `checkpoint_path` (default: the newest readable one,
     as a resumed run takes: a damaged newer one is skipped with a warning)."""
     config = workdir_lib.read_config(workdir)
-    if (checkpoint_path or latest_checkpoint(workdir)) is None or config is None:
+    if (checkpoint_path or checkpoints_lib.latest_checkpoint(workdir)) is None or config is None:
         raise ValueError(f"No checkpoint in {workdir!r}: expected "
                          f"{workdir_lib.CONFIG_FILE} and {workdir_lib.CHECKPOINT_DIR}/ "
                          f"of a training run.")
@@ -204,7 +195,7 @@ def uses_checkpoint(model_path):
     """True for a run's workdir that has checkpoints but no export yet."""
     has_export = (workdir_lib.is_export(model_path)
                   or workdir_lib.is_export(workdir_lib.export_dir(model_path)))
-    return not has_export and latest_checkpoint(model_path) is not None
+    return not has_export and checkpoints_lib.latest_checkpoint(model_path) is not None
 
 
 def load_model(model_path):

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data import pipeline
+from data import images as image_files
 from models import generator as generator_lib
 from models import style as style_lib
 from painting import images, masks as masks_lib
@@ -74,7 +74,7 @@ def normalised_weights(weights):
 
 def encode_image(image, source):
     """Encoder code [D] of an image, seen at the scale the encoder was trained on."""
-    resized = pipeline.resize_short_side(image, source.encoder_image_size)
+    resized = image_files.resize_short_side(image, source.encoder_image_size)
     return np.asarray(source.encoder(resized[None], training=False))[0]
 
 

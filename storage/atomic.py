@@ -46,10 +46,18 @@ def write_csv(path, rows):
     write_atomically(path, buffer.getvalue().encode())
 
 
-def write_png(path, image):
-    """Writes a float [0, 1] RGB image as PNG."""
-    pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+def write_image(path, image):
+    """A float [0, 1] RGB image -> PNG or JPEG (by the extension), atomically."""
+    pixels = np.empty(np.shape(image), np.uint8)
+    # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
+    for start in range(0, len(pixels), 256):
+        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
+        pixels[start:start + 256] = np.clip(block, 0, 255)
+    extension = os.path.splitext(path)[1].lower()
+    parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
+    ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
+                               parameters)
     if not ok:
-        raise ValueError(f"Could not encode an image of shape {pixels.shape} as PNG.")
+        raise ValueError(f"Could not encode an image of shape {pixels.shape} as "
+                         f"{extension}.")
     write_atomically(path, encoded.tobytes())

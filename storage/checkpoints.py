@@ -10,9 +10,16 @@ import os
 import tensorflow as tf
 from absl import logging
 
+from storage import workdir as workdir_lib
+
 # File-level damage: a truncated data file (IndexError "Read less bytes than
 # requested"), a bad index (DataLossError), a missing file (NotFoundError).
 _UNREADABLE_CHECKPOINT = (tf.errors.OpError, IndexError)
+
+
+def latest_checkpoint(workdir):
+    """Path prefix of the newest checkpoint of a run's workdir, or None."""
+    return tf.train.latest_checkpoint(workdir_lib.checkpoint_dir(workdir))
 
 
 def restore_newest_readable(checkpoint, manager, finite_variables=(),

@@ -122,7 +122,7 @@ def test_layer_fusion_same_style_is_plain_and_different_styles_differ(model, con
 def test_encoder_codes_an_unseen_style_image(model, content, tmp_path):
     generator, source = model
     path = str(tmp_path / "unseen.png")
-    atomic.write_png(path, np.random.RandomState(2).uniform(size=(40, 48, 3)))
+    atomic.write_image(path, np.random.RandomState(2).uniform(size=(40, 48, 3)))
     code = plan_lib.style_code(path, source)
     assert code.shape == (CODE_DIM,) and np.all(np.isfinite(code))
     output = paint(model, content, styles=[path + ":0.5", "alpha:0.5"])
@@ -210,7 +210,7 @@ def test_bad_fusion_options_are_clear_errors(model, options, message):
 def test_bad_masks_are_clear_errors(model, content, tmp_path):
     _, source = model
     wrong_size = str(tmp_path / "wide.png")
-    atomic.write_png(wrong_size, np.ones((10, 40, 3)))
+    atomic.write_image(wrong_size, np.ones((10, 40, 3)))
     unreadable = tmp_path / "mask.png"
     unreadable.write_text("not an image")
     for mask, message in [(wrong_size, "aspect ratio"), (str(unreadable), "not a "
@@ -223,7 +223,7 @@ def test_bad_masks_are_clear_errors(model, content, tmp_path):
 def test_image_style_needs_an_encoder(model, tmp_path):
     _, source = model
     path = str(tmp_path / "s.png")
-    atomic.write_png(path, np.ones((8, 8, 3)))
+    atomic.write_image(path, np.ones((8, 8, 3)))
     no_encoder = loading.StyleSource(NAMES, source.codes, None, 32, "m")
     with pytest.raises(ValueError, match="no style encoder"):
         plan_lib.make_plan(no_encoder, [path])

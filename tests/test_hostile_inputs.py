@@ -13,7 +13,7 @@ from PIL import Image
 
 import painting
 import stylize
-from data import pipeline
+from data import images, pipeline
 from evaluation import evaluator
 from experiments import quickstart
 from tests.helpers import read_scalars
@@ -142,8 +142,8 @@ def hostile(tmp_path_factory):
 def test_each_hostile_file_is_read_or_skipped_with_its_reason(hostile, caplog):
     content, _, expected = hostile
     with caplog.at_level(logging.WARNING):
-        files = pipeline.list_images(content)
-        readable = pipeline.keep_readable_images(files, content)
+        files = images.list_images(content)
+        readable = images.keep_readable_images(files, content)
     names = [os.path.relpath(path, content) for path in files]
     # The symbolic link loop is listed once, not followed forever.
     assert sorted(names) == sorted(expected), names
@@ -158,7 +158,7 @@ def test_each_hostile_file_is_read_or_skipped_with_its_reason(hostile, caplog):
     skipped = sum(reason is not None for reason in expected.values())
     assert f"Skipped {skipped} of {len(expected)} files" in caplog.text
     for path in readable:  # each works: RGB in [0, 1]
-        image = pipeline.decode_image(path).numpy()
+        image = images.decode_image(path).numpy()
         assert image.ndim == 3 and image.shape[2] == 3, path
         assert np.isfinite(image).all() and 0 <= image.min() <= image.max() <= 1, path
 
@@ -200,7 +200,7 @@ def test_stylize_paints_each_good_file_and_refuses_each_bad_one(export_dir, host
         if reason is None:
             (written,) = stylize.stylize(model, path, output, styles=["alpha"],
                                          progress=False)
-            source_shape = pipeline.decode_image(path).shape[:2]
+            source_shape = images.decode_image(path).shape[:2]
             assert cv2.imread(written).shape[:2] == tuple(source_shape), name
         else:
             with pytest.raises(ValueError, match=name.split(".")[0]):

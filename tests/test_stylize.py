@@ -173,7 +173,7 @@ def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir
     photos = tmp_path / "photos"
     photos.mkdir()
     for name in ("a.png", "c.png"):
-        atomic.write_png(str(photos / name),
+        atomic.write_image(str(photos / name),
                             np.random.RandomState(3).uniform(size=(20, 24, 3)))
     with open(photos / "a.png", "rb") as f:
         truncated = f.read()[:60]  # a PNG signature, then the file ends
@@ -192,7 +192,7 @@ def test_folder_run_skips_a_broken_image_names_it_and_writes_the_rest(export_dir
 def test_folder_output_onto_its_own_inputs_is_refused(export_dir, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
-    atomic.write_png(str(photos / "a.png"), np.zeros((8, 8, 3)))
+    atomic.write_image(str(photos / "a.png"), np.zeros((8, 8, 3)))
     before = (photos / "a.png").read_bytes()
     with pytest.raises(ValueError, match="is one of the inputs"):
         stylize.stylize(export_dir, str(photos), str(photos), styles=["alpha"])

@@ -22,10 +22,6 @@ from storage.checkpoints import restore_newest_readable
 from training import strategy as strategy_lib
 
 
-def has_checkpoint(workdir):
-    return tf.train.latest_checkpoint(workdir_lib.checkpoint_dir(workdir)) is not None
-
-
 def checkpoint_items(models, step, balance, ema):
     """The objects a checkpoint holds, by name. Optional parts only when on, so runs
     from before they existed still resume."""

@@ -11,7 +11,7 @@ import time
 import numpy as np
 from absl import logging
 
-from data import pipeline, tfrecords as tfrecords_lib
+from data import images, pipeline
 from evaluation import during_training, style_reference
 import painting
 from storage import workdir as workdir_lib
@@ -32,25 +32,17 @@ def held_out_photos(eval_config, data_config, data_root):
     """The first eval.num_contents readable photos of the eval folder, refused if any
     of them is also a training photo."""
     folder = content_dir(eval_config, data_config, data_root)
-    files = pipeline.keep_readable_images(pipeline.list_images(folder), folder)
+    files = images.keep_readable_images(images.list_images(folder), folder)
     files = files[:eval_config.num_contents]
     if not data_config.tfrecords:
         training = {os.path.realpath(path)
-                    for path in pipeline.list_images(data_config.content_dir)}
+                    for path in images.list_images(data_config.content_dir)}
         shared = [path for path in files if os.path.realpath(path) in training]
         if shared:
             raise ValueError(f"eval.content_dir={folder!r} holds training photos of "
                              f"data.content_dir ({shared[0]}, ...); expected held-out "
                              f"photos the run does not train on.")
     return files
-
-
-def style_files(data_config):
-    """Per style (in style-id order) its images: paths, or encoded bytes from
-    TFRecords."""
-    if data_config.tfrecords:
-        return tfrecords_lib.load_styles(data_config.tfrecords)[1]
-    return pipeline.list_styles(data_config.style_dir)[1]
 
 
 class InTrainingEvaluation:
@@ -63,7 +55,7 @@ class InTrainingEvaluation:
             feature_extractor, config.vgg.content_layers, config.vgg.style_layers)
         photos = held_out_photos(config.eval, data_config, data_root)
         self.reference = during_training.prepare(
-            self.features, photos, style_files(data_config), data_config.image_size,
+            self.features, photos, pipeline.style_files_from_config(data_config), data_config.image_size,
             data_config.style_resize or data_config.image_size,
             config.eval.crops_per_style, config.eval.fusion_contents, config.seed)
         logging.info("Evaluation during training: %d held-out photos x %d styles, "

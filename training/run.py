@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl import logging
 
 from data import samples
+from storage import checkpoints as checkpoints_lib
 from storage import workdir as workdir_lib
 from training import balance as balance_lib, checkpointing, ema as ema_lib, export
 from training import precision, step as step_lib, strategy as strategy_lib, warm_start
@@ -57,7 +58,7 @@ def build(config, workdir, strategy, style_names):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg, config.model)
-        if config.train.init_generator and not checkpointing.has_checkpoint(workdir):
+        if config.train.init_generator and not checkpoints_lib.latest_checkpoint(workdir):
             warm_start.init_generator(config.train.init_generator, models, style_names)
         ema = ema_lib.maybe_ema(models, config.train, config.model, config.vgg)
     balance = balance_lib.from_config(config.train)

@@ -40,4 +40,4 @@ def write_sample_grid(models, samples, workdir, step):
     """Paints the fixed `samples` with `models`; logs and saves the grid."""
     grid = render_samples(models, *samples)
     tf.summary.image("samples", grid[None], step=step)
-    atomic.write_png(workdir_lib.sample_grid_path(workdir, step), grid)
+    atomic.write_image(workdir_lib.sample_grid_path(workdir, step), grid)
