@@ -119,13 +119,15 @@ def write_clip(path, frames=8, size=(32, 24), fps=10, audio=True, times=None,
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        # One tick a frame at a constant rate; milliseconds for given times.
+        tick = fractions.Fraction(1, 1000 if times else fps)
+        stream.codec_context.time_base = tick
         tone = container.add_stream("aac", rate=8000, layout="mono") if audio else None
         for index in range(frames):
             frame = av.VideoFrame.from_ndarray(clip_frame(index, width, height),
                                                format="rgb24")
-            seconds = index / fps if times is None else times[index]
-            frame.pts, frame.time_base = round(seconds * 1000), fractions.Fraction(1, 1000)
+            seconds = fractions.Fraction(index, fps) if times is None else times[index]
+            frame.pts, frame.time_base = round(seconds / tick), tick
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
