@@ -13,6 +13,7 @@ import pytest
 import painting
 import video
 from painting import memory, painter as painter_lib
+from storage import atomic
 from tests.helpers import REPO, clip_frame, make_codes_matter, write_clip
 from video import keyframes as keyframes_lib
 
@@ -178,6 +179,46 @@ def test_a_video_output_keeps_audio_size_and_fps_and_downscales(painter, tmp_pat
         5, 12.0, (20, 15), True)
     assert result.codec == "libx264"
     assert audio_packets(output) == audio_packets(source)
+
+
+class Darken:
+    """A FrameFilter that halves each painted frame, and fails at frame `fail_at`."""
+
+    def __init__(self, fail_at=None):
+        self.fail_at, self.seen, self.resets = fail_at, [], 0
+
+    def reset(self):
+        self.resets += 1
+
+    def __call__(self, frame, painted):
+        if frame.index == self.fail_at:
+            raise RuntimeError(f"filter failed at frame {frame.index}")
+        self.seen.append(frame.index)
+        return painted * 0.5
+
+
+def test_frame_filters_see_every_frame_and_a_failure_writes_nothing(painter,
+                                                                    tmp_path):
+    source = tmp_path / "frames"  # a folder of frames of an odd size
+    for index in range(4):
+        atomic.write_image(str(source / f"{index:03d}.png"),
+                           clip_frame(index, 33, 25).astype(np.float32) / 255)
+    darken = Darken()
+    video.paint_video(painter, str(source), str(tmp_path / "dark"),
+                      styles=[painter.names[0]], filters=[darken], progress=False)
+    assert (darken.resets, darken.seen) == (1, [0, 1, 2, 3])
+    first = read_all(source)[1][0]
+    plain = painter.paint(first.image, painter.plan(styles=[painter.names[0]]))
+    dark = read_all(tmp_path / "dark")[1][0].image
+    assert dark.shape == (25, 33, 3)
+    assert np.abs(dark - plain * 0.5).max() <= 0.5 / 255 + 1e-5
+    before = folder_contents(tmp_path)
+    for output in ("broken.mp4", "broken_frames"):
+        with pytest.raises(RuntimeError, match="filter failed at frame 2"):
+            video.paint_video(painter, str(source), str(tmp_path / output),
+                              styles=[painter.names[0]], filters=[Darken(fail_at=2)],
+                              progress=False)
+    assert folder_contents(tmp_path) == before  # no output, no temporary left
 
 
 def write_bad_video(kind, folder):

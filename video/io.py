@@ -281,6 +281,8 @@ class VideoWriter:
             logging.warning("This FFmpeg build has no H.264 encoder: %s is written "
                             "with %s, which browsers may not play.", self.path,
                             self.codec)
+        if isinstance(audio_from, VideoReader) and not audio_from.has_audio:
+            audio_from = None  # a silent video, or a folder of frames
         if audio_from is not None:
             self._audio = _AudioCopy(audio_from, self._container)
             if not self._audio.stream:
