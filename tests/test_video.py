@@ -265,6 +265,8 @@ def test_bad_video_options_are_refused_before_anything_is_written(painter, tmp_p
     source = tmp_path / "clip.mp4"
     write_clip(source, frames=3)
     cases = [({"keyframes": "0s:nope"}, "Unknown style 'nope'"),
+             ({"styles": [painter.names[0]], "max_frames": 0}, "--max_frames"),
+             ({"styles": [painter.names[0]], "start": -1}, "--start"),
              ({"keyframes": "0s:x", "styles": ["x"]}, "without --style"),
              ({"styles": [painter.names[0]], "output": "o.gif"}, "cannot hold a video"),
              ({"styles": [painter.names[0]], "output": "clip.mp4"},

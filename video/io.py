@@ -28,6 +28,7 @@ from absl import logging
 
 from data import images as image_files
 from painting import images as painting_images
+from painting.errors import UsageError
 from storage import atomic
 
 # Containers written as video files; any other extension (or none) is a PNG folder.
@@ -73,8 +74,9 @@ class VideoReader:
                  folder_fps=DEFAULT_FOLDER_FPS):
         if start < 0 or (duration is not None and duration <= 0) or (
                 max_frames is not None and max_frames <= 0):
-            raise ValueError(f"start ({start}) must be >= 0, and duration ({duration}) "
-                             f"and max_frames ({max_frames}) positive when given.")
+            raise UsageError(f"--start ({start}) must be >= 0, and --duration "
+                             f"({duration}) and --max_frames ({max_frames}) positive "
+                             f"when given.")
         self.path, self.start, self.max_frames = path, float(start), max_frames
         self.end = None if duration is None else self.start + float(duration)
         self.truncation = None
@@ -98,7 +100,7 @@ class VideoReader:
 
     def _open_file(self):
         if not os.path.isfile(self.path):
-            raise VideoError(f"Video {self.path!r} does not exist or is not a file.")
+            raise UsageError(f"Video {self.path!r} does not exist or is not a file.")
         try:
             self._container = av.open(self.path, metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError) as error:
