@@ -21,6 +21,8 @@ import time
 import av
 from absl import app, flags
 
+from storage import atomic
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -107,8 +109,7 @@ def main(argv):
     results["load_average_after"] = list(os.getloadavg())
     print(json.dumps(results, indent=2))
     if FLAGS.output:
-        with open(FLAGS.output, "w") as f:
-            json.dump(results, f, indent=2)
+        atomic.write_json(FLAGS.output, results)
 
 
 FLAGS = flags.FLAGS
