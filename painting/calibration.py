@@ -199,10 +199,16 @@ def load_or_calibrate(painter):
     calibration = calibrate(painter, contents, vgg_config, export_sha256(model_path),
                             photos)
     if not loading.uses_checkpoint(model_path):
-        path = workdir_lib.calibration_path(loading.resolve_export_dir(model_path))
-        try:
-            atomic.write_json(path, calibration.to_json())
-        except OSError as error:
-            logging.warning("Cannot store the calibration in %s (%s): it is measured "
-                            "again next time.", path, error.strerror)
+        store_calibration(model_path, calibration)
     return calibration
+
+
+def store_calibration(model_path, calibration):
+    """Writes calibration.json into the model's export folder, atomically; a warning
+    (the calibration is measured again next time) when the folder is read-only."""
+    path = workdir_lib.calibration_path(loading.resolve_export_dir(model_path))
+    try:
+        atomic.write_json(path, calibration.to_json())
+    except OSError as error:
+        logging.warning("Cannot store the calibration in %s (%s): it is measured "
+                        "again next time.", path, error.strerror)

@@ -66,3 +66,49 @@ def painted_masks(strokes):
     shape = painted[0].shape[:2]
     return [np.zeros(shape, np.float32) if stroke is None else
             np.clip(np.asarray(stroke, np.float32), 0.0, 1.0) for stroke in strokes]
+
+
+def _smoothstep(low, high, x):
+    t = np.clip((x - low) / (high - low), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _shorthand_mask(name, height, width):
+    y = (np.arange(height, dtype=np.float32) + 0.5)[:, None] / height
+    x = (np.arange(width, dtype=np.float32) + 0.5)[None, :] / width
+    ones = np.ones((height, width), np.float32)
+    if name == "all":
+        return ones
+    if name in ("left", "right"):
+        step = _smoothstep(0.4, 0.6, x) * ones
+        return 1.0 - step if name == "left" else step
+    if name in ("top", "bottom"):
+        step = _smoothstep(0.4, 0.6, y) * ones
+        return 1.0 - step if name == "top" else step
+    if name == "checkerboard":
+        squares = (np.floor(CHECKERBOARD_SQUARES * y).astype(np.int32)
+                   + np.floor(CHECKERBOARD_SQUARES * x).astype(np.int32))
+        return (squares % 2 == 0).astype(np.float32)
+    radius = np.sqrt((x - 0.5) ** 2 + (y - 0.5) ** 2) / np.sqrt(0.5)
+    return (1.0 - _smoothstep(0.3, 0.7, radius)).astype(np.float32)
+
+
+def mask_weights(mask_specs, height, width):
+    """Per-pixel weights [h, w, K] at 1/STRIDE of (height, width), summing to 1.
+
+    Where every mask is 0 the styles share the pixel equally (logged), so any set of
+    masks gives a valid code map.
+    """
+    s = generator_lib.STRIDE
+    small = (max(1, -(-height // s)), max(1, -(-width // s)))
+    masks = np.stack([mask_from_spec(spec, height, width, small)
+                      for spec in mask_specs], axis=-1)
+    masks = np.clip(masks, 0.0, 1.0)
+    total = masks.sum(axis=-1, keepdims=True)
+    uncovered = total[..., 0] <= 1e-6
+    if uncovered.any():
+        logging.info("%.1f%% of the image is covered by no mask: the styles share it "
+                     "equally there.", 100.0 * uncovered.mean())
+    masks = np.where(total > 1e-6, masks / np.maximum(total, 1e-6),
+                     1.0 / masks.shape[-1])
+    return masks.astype(np.float32)
