@@ -363,10 +363,12 @@ def _wire(studio, photo, upload, pick, editor, inputs, outputs):
         if image is None:
             return None, "Upload or pick a photo first."
         folder = tempfile.mkdtemp(prefix="studio_render_")
+        started = time.perf_counter()
         path, message = _guarded(lambda: studio.render(
             image, settings_of(values), folder,
             lambda done, total: progress(done / total, desc="Painting tiles")))
-        return path, message or f"Rendered {image.shape[1]}x{image.shape[0]}."
+        return path, message or (f"Rendered {image.shape[1]}x{image.shape[0]} in "
+                                 f"{time.perf_counter() - started:.1f} s.")
 
     def fusion_strip(image, *values):
         if image is None:

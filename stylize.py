@@ -13,7 +13,8 @@ r"""Paints images in one style or a fusion of styles with a trained model.
 --model is a run's workdir or its export folder; a workdir whose run has not finished
 (no export yet) is painted with its newest checkpoint. A style is a name of the model
 (--list_styles) or, for a model trained with a style encoder, the path of any style
-image; `:weight` sets its share in the fusion. Images with a side above --tile_size
+image; `:weight` sets its share in the fusion (with --even_steps, weights and
+--strength are even slider positions, see README "Studio"). Images with a side above --tile_size
 are painted in overlapping tiles with the result of painting them whole
 (painting/tiling.py), so memory stays bounded at any size. Outputs are PNG or JPEG by
 extension, each written atomically, never over an input. In a folder run an image that
@@ -35,7 +36,7 @@ from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
             coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-            tile_size=512, tile_overlap=128, progress=True):
+            tile_size=512, tile_overlap=128, progress=True, even_steps=False):
     """Paints every content image and writes the results; returns the output paths.
 
     Args mirror the command-line flags (see the module docstring); `model` may also be
@@ -48,7 +49,7 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
         model, content, output, styles=styles, masks=masks, strength=strength,
         coarse_style=coarse_style, fine_style=fine_style, preserve_color=preserve_color,
         max_size=max_size, tile_size=tile_size, tile_overlap=tile_overlap,
-        progress=progress)
+        progress=progress, even_steps=even_steps)
 
 
 def run(argv, painting):
@@ -68,7 +69,7 @@ def run(argv, painting):
         masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
         fine_style=_FINE.value, preserve_color=_PRESERVE.value,
         max_size=_MAX_SIZE.value, tile_size=_TILE_SIZE.value,
-        tile_overlap=_TILE_OVERLAP.value)
+        tile_overlap=_TILE_OVERLAP.value, even_steps=_EVEN_STEPS.value)
 
 
 def main(argv):
@@ -113,6 +114,11 @@ if __name__ == "__main__":
         "the generator's receptive radius (88 for the small variant, 120 for base).")
     _OUTPUT = flags.DEFINE_string("output", None,
                                   "Output image file (.png/.jpg) or folder.")
+    _EVEN_STEPS = flags.DEFINE_bool(
+        "even_steps", False, "Read --strength and the :weights as even slider "
+        "positions: mapped through the model's calibration (measured on first use on "
+        "the run's photos, stored with its export), equal steps give equal steps of "
+        "style.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
     _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
     app.run(main, flags_parser=lambda argv: command_line.parse_flags(argv,
