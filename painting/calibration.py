@@ -4,15 +4,18 @@ so that equal slider steps move the painting by equal steps of style.
 Along a path of codes c(v) = (1 - v) c_0 + v c_1 (models.style.mix), v = 0, 0.1, ..., 1,
 painted on a few photos, the style position is the relative Gram position
 
-    t(v) = d(y(v), y(0)) / (d(y(v), y(0)) + d(y(v), y(1)))
+    t(v) = d(y(v), T_0) / (d(y(v), T_0) + d(y(v), T_1))
 
-with d the Gram distance over the VGG style layers (losses.perceptual.style_loss) and
-y(0), y(1) the path's two ends painted on the same photo: 0 at the start, 1 at the end,
-and no style image needed. Two paths per model:
+with d the Gram distance over the VGG style layers (losses.perceptual.style_loss), the
+measure evaluate.py reports, and T_0, T_1 the Gram targets of the path's two ends: a
+style's (the mean over its first images in the run's style folder, as evaluate.py
+makes them) or the photo's own. Two paths per model:
   weights   c_0, c_1 two bank styles (the first pairs), averaged with each pair's
             reversed path, so the map of w and of 1 - w agree;
-  strength  c_0 the photo's own code (the style encoder), c_1 a bank style; only for
-            models with an encoder (others have no strength below 1).
+  strength  c_0 the photo's own code (the style encoder), T_0 the photo's Gram; c_1 a
+            bank style; only for models with an encoder (others have no strength
+            below 1).
+The curves are normalised to run from 0 to 1 (outputs never reach a style's target).
 The mean curve is made increasing and inverted: slider u -> v = t^-1(u). evaluate.py
 measures the step ratio of t on other photos, before and after.
 """
@@ -34,13 +37,9 @@ from storage import workdir as workdir_lib
 
 VALUES = np.round(np.linspace(0.0, 1.0, 11), 2)
 PHOTOS = 4           # photos of the run's content folder the curves are averaged over
-PHOTO_SIZE = 128     # their side (centre squares)
 MAX_PAIRS = 6        # style pairs of the weight curve
 MAX_STYLES = 4       # styles of the strength curve
-# The VGG of a model whose run config is not found: the quickstart's random features.
-DEFAULT_VGG = {"weights": "random", "fallback_to_random": False, "seed": 0,
-               "style_layers": ["block1_conv1", "block2_conv1", "block3_conv1",
-                                "block4_conv1"]}
+MAX_STYLE_IMAGES = 8  # images per style averaged into its Gram target (evaluate.py's)
 
 
 def _inverse(position):
@@ -110,35 +109,39 @@ def gram_function(vgg_config):
     return grams
 
 
-def path_positions(painter, grams, content, start_code, end_code):
-    """t(v) at VALUES for one photo [S, S, 3] along start_code -> end_code."""
+def path_positions(painter, grams, content, start_code, end_code, targets):
+    """t(v) at VALUES for one photo [S, S, 3] along start_code -> end_code, with
+    targets = (start Gram target, end Gram target), each a list of [1, C, C]."""
     weights = np.stack([1.0 - VALUES, VALUES], axis=1).astype(np.float32)
     codes = style_lib.mix(np.stack([start_code, end_code]).astype(np.float32), weights)
     outputs = painter.paint_codes(np.repeat(content[None], len(VALUES), axis=0), codes)
     output_grams = grams(outputs)
-    to_start, to_end = (np.asarray(perceptual.style_loss(
-        output_grams, [gram[k:k + 1] for gram in output_grams]), np.float64)
-        for k in (0, len(VALUES) - 1))
-    total = to_start + to_end
-    return np.where(total > 0, to_start / np.maximum(total, 1e-30), VALUES)
+    to_start, to_end = (np.asarray(perceptual.style_loss(output_grams, target),
+                                   np.float64) for target in targets)
+    return to_start / np.maximum(to_start + to_end, 1e-30)
 
 
-def calibrate(painter, contents, vgg_config=None, generator_sha256="", photos=()):
-    """The Calibration of a painter, measured on photos `contents` [N, S, S, 3]."""
-    grams = gram_function(vgg_config or DEFAULT_VGG)
-    codes = painter.source.codes
-    pairs = [(i, j) for i in range(len(codes)) for j in range(i + 1, len(codes))]
+def calibrate(painter, contents, style_targets, grams, generator_sha256="",
+              photos=()):
+    """The Calibration of a painter, measured on photos `contents` [N, S, S, 3] with
+    style_targets {bank style name: its Gram target} and grams (gram_function)."""
+    source = painter.source
+    styles = [index for index, name in enumerate(source.names) if name in style_targets]
+    pairs = [(i, j) for i in styles for j in styles if i < j]
     weight_curves = []
     for i, j in pairs[:MAX_PAIRS]:
+        targets = (style_targets[source.names[i]], style_targets[source.names[j]])
         for content in contents:
-            curve = path_positions(painter, grams, content, codes[i], codes[j])
+            curve = path_positions(painter, grams, content, source.codes[i],
+                                   source.codes[j], targets)
             weight_curves.extend([curve, 1.0 - curve[::-1]])
     strength_curves = []
-    if painter.source.encoder is not None:
+    if source.encoder is not None:
         for content in contents:
-            own_code = plan_lib.encode_image(content, painter.source)
-            strength_curves.extend(path_positions(painter, grams, content, own_code,
-                                                  code) for code in codes[:MAX_STYLES])
+            own = (plan_lib.encode_image(content, source), grams(content[None]))
+            strength_curves.extend(path_positions(
+                painter, grams, content, own[0], source.codes[k],
+                (own[1], style_targets[source.names[k]])) for k in styles[:MAX_STYLES])
     return Calibration(
         weight_position=(np.mean(weight_curves, axis=0).tolist() if weight_curves
                          else VALUES.tolist()),
@@ -147,22 +150,53 @@ def calibrate(painter, contents, vgg_config=None, generator_sha256="", photos=()
         generator_sha256=generator_sha256, photos=list(photos))
 
 
-def calibration_photos(model_path, count=PHOTOS, size=PHOTO_SIZE):
-    """(photos [N, size, size, 3], their paths, the run's VGG settings) of the run a
-    model belongs to: the first `count` photos of its content folder."""
+def style_targets(grams, style_dir, names, size, resize, max_images=MAX_STYLE_IMAGES):
+    """{name: mean Gram target} of the bank styles found in the run's style folder."""
+    folder_names, files = image_files.list_styles(style_dir)
+    targets = {}
+    for name, style_files in zip(folder_names, files):
+        if name in names[:max(MAX_STYLES, 2 * MAX_PAIRS)] and style_files:
+            images = np.stack([image_files.center_square(path, resize, size)
+                               for path in style_files[:max_images]])
+            targets[name] = [tf.reduce_mean(gram, axis=0, keepdims=True)
+                             for gram in grams(images)]
+    return targets
+
+
+def calibration_data(model_path, count=PHOTOS, size=None):
+    """(photos [N, S, S, 3], their names, VGG settings, style folder, style resize)
+    of the run a model belongs to: the first `count` photos of its content folder at
+    `size` (default: the run's image size, as evaluate.py sees them)."""
     config, workdir = loading.find_run_config(model_path)
     if config is None:
         raise UsageError(f"Even steps need the run's photos to calibrate on, but no "
                          f"{workdir_lib.CONFIG_FILE} was found for {model_path!r}; "
                          f"expected a run's workdir or the export inside it.")
-    content_dir, _ = workdir_lib.data_folders(config, workdir)
-    files = image_files.keep_readable_images(image_files.list_images(content_dir),
-                                             content_dir, log=False)[:count]
-    if not files:
-        raise UsageError(f"Even steps need photos to calibrate on, but the run's "
-                         f"content folder {content_dir!r} has no readable image.")
+    content_dir, style_dir = workdir_lib.data_folders(config, workdir)
+    files = (image_files.keep_readable_images(image_files.list_images(content_dir),
+                                              content_dir, log=False)[:count]
+             if os.path.isdir(content_dir) else [])
+    if not files or not os.path.isdir(style_dir):
+        raise UsageError(f"Even steps need the run's photos and style images to "
+                         f"calibrate on, but {content_dir!r} or {style_dir!r} has "
+                         f"none.")
+    size = size or config["data"]["image_size"]
+    resize = max(size, round((config["data"].get("style_resize") or
+                              config["data"]["image_size"]) * size
+                             / config["data"]["image_size"]))
     contents = np.stack([image_files.center_square(path, size, size) for path in files])
-    return contents, [os.path.basename(path) for path in files], config["vgg"]
+    return (contents, [os.path.basename(path) for path in files], config["vgg"],
+            style_dir, resize)
+
+
+def calibrate_run(painter, model_path, count=PHOTOS, size=None):
+    """calibrate() on the run's first photos and its style images."""
+    contents, photos, vgg_config, style_dir, resize = calibration_data(
+        model_path, count, size)
+    grams = gram_function(vgg_config)
+    targets = style_targets(grams, style_dir, painter.names, contents.shape[1], resize)
+    return calibrate(painter, contents, targets, grams, export_sha256(model_path),
+                     photos)
 
 
 def export_sha256(model_path):
@@ -194,10 +228,8 @@ def load_or_calibrate(painter):
     stored = read_calibration(model_path)
     if stored is not None:
         return stored
-    contents, photos, vgg_config = calibration_photos(model_path)
-    logging.info("Calibrating even steps on %d photos of the run.", len(photos))
-    calibration = calibrate(painter, contents, vgg_config, export_sha256(model_path),
-                            photos)
+    logging.info("Calibrating even steps on the run's first %d photos.", PHOTOS)
+    calibration = calibrate_run(painter, model_path)
     if not loading.uses_checkpoint(model_path):
         store_calibration(model_path, calibration)
     return calibration

@@ -33,9 +33,8 @@ def studio_model(trained_run, tmp_path_factory):
     shutil.copytree(trained_run.workdir, workdir)
     painter = painting.load(workdir)
     make_codes_matter(painter.generator, seed=3, stddev=0.5)
-    contents, photos, vgg = calibration_lib.calibration_photos(workdir, count=1, size=32)
-    calibration_lib.store_calibration(workdir, calibration_lib.calibrate(
-        painter, contents, vgg, calibration_lib.export_sha256(workdir), photos))
+    calibration_lib.store_calibration(
+        workdir, calibration_lib.calibrate_run(painter, workdir, count=1, size=32))
     return studio.Studio(painter, workdir)
 
 
