@@ -64,8 +64,12 @@ def test_calibration_inverts_a_measured_curve():
 def test_calibration_is_stored_for_its_generator(studio_model):
     stored = calibration_lib.read_calibration(studio_model.model_path)
     assert stored is not None and stored.photos
-    assert stored.weight_position[0] == 0.0 and stored.weight_position[-1] == 1.0
-    assert np.all(np.diff(stored.weight_position) > -0.2)
+    assert len(stored.weight_position) == len(calibration_lib.VALUES)
+    # The map covers the whole slider, ends to ends, without going back.
+    mapped = [stored.even_weight(u) for u in calibration_lib.VALUES]
+    assert mapped[0] == pytest.approx(0.0, abs=1e-6)
+    assert mapped[-1] == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.diff(mapped) >= 0)
     export_dir = workdir_lib.export_dir(studio_model.model_path)
     with open(os.path.join(export_dir, workdir_lib.GENERATOR_FILE), "ab") as f:
         f.write(b"\0")  # another generator: the stored curves no longer apply
@@ -195,8 +199,11 @@ def test_studio_in_a_real_browser(browser_studio, tmp_path):
     photos = []
     for seed, size in ((1, (150, 200)), (2, (120, 120))):
         photos.append(str(tmp_path / f"photo{seed}.png"))
-        write_image(tmp_path / f"photo{seed}.png",
-                    cv2.resize((_photo(seed, 15, 20) * 255).astype(np.uint8), size[::-1]))
+        image = (_photo(seed, 15, 20) * 255).astype(np.uint8)
+        if seed == 1 and browser_studio.photos:  # one of the run's photos, made small
+            image = cv2.cvtColor(cv2.imread(browser_studio.photos[0]), cv2.COLOR_BGR2RGB)
+        write_image(tmp_path / f"photo{seed}.png", cv2.resize(image, size[::-1],
+                                                              interpolation=cv2.INTER_AREA))
     page_app = studio.build_page(browser_studio).queue(default_concurrency_limit=1)
     port = _free_port()
     page_app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
