@@ -255,3 +255,18 @@ def _drive(browser, url, studio_model, photos, tmp_path):
     page.screenshot(path=str(tmp_path / "rendered.png"), full_page=True)
     if os.environ.get("STUDIO_SCREENSHOT"):
         page.screenshot(path=os.environ["STUDIO_SCREENSHOT"], full_page=True)
+
+
+def test_stylize_even_steps_paints_the_calibrated_weights(studio_model, tmp_path):
+    photo = (_photo(height=32, width=32) * 255).astype(np.uint8)
+    write_image(tmp_path / "photo.png", photo)
+    a, b = studio_model.painter.names[:2]
+    even = painting.paint_files(
+        studio_model.painter, str(tmp_path / "photo.png"), str(tmp_path / "even.png"),
+        styles=[f"{a}:0.3", f"{b}:0.7"], even_steps=True, progress=False)[0]
+    shares = studio_model.painter.calibration().even_weights([0.3, 0.7])
+    mapped = painting.paint_files(
+        studio_model.painter, str(tmp_path / "photo.png"), str(tmp_path / "mapped.png"),
+        styles=[f"{a}:{shares[0]}", f"{b}:{shares[1]}"], progress=False)[0]
+    np.testing.assert_array_equal(cv2.imread(even), cv2.imread(mapped))
+    assert not np.array_equal(shares, [0.3, 0.7])
