@@ -51,6 +51,9 @@ _CROPS_PER_STYLE = flags.DEFINE_integer("crops_per_style", 32, "Style crops trai
                                         "the classifier (half as many held back).")
 _MAX_CONTENTS = flags.DEFINE_integer("max_contents", 0, "Use only the first N content "
                                      "images (0: all).")
+_EVEN_STEPS = flags.DEFINE_bool("even_steps", False, "Also measure the fusion and "
+                                 "strength paths at the model's even-step settings "
+                                 "(calibrated on first use on the run's first photos).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the style crops.")
 _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
 flags.mark_flag_as_required("output")
@@ -83,6 +86,7 @@ def run(argv, painting):
         fusion_pair=tuple(_FUSION_PAIR.value), fusion_contents=_FUSION_CONTENTS.value,
         batch_size=_BATCH_SIZE.value, crops_per_style=_CROPS_PER_STYLE.value,
         max_contents=_MAX_CONTENTS.value, seed=_SEED.value,
+        even_steps=_EVEN_STEPS.value,
         default_config=defaults.base_config().to_dict())
     results, rows = evaluator.evaluate(options)
     evaluator.write_results(options.output, results, rows)

@@ -17,9 +17,10 @@ r"""Paints images in one style or a fusion of styles with a trained model.
 --model is a run's workdir or its export folder; a workdir whose run has not finished
 (no export yet) is painted with its newest checkpoint. A style is a name of the model
 (--list_styles) or, for a model trained with a style encoder, the path of any style
-image; `:weight` sets its share in the fusion. Images are painted whole when that fits
-in the available memory (painting/memory.py), else (or with a side above --tile_size
-when it is set) in overlapping tiles with the result of painting them whole
+image; `:weight` sets its share in the fusion (with --even_steps, weights and
+--strength are even slider positions, see README "Studio"). Images are painted whole
+when that fits in the available memory (painting/memory.py), else (or with a side
+above --tile_size when it is set) in overlapping tiles with the result of painting them whole
 (painting/tiling.py), so memory stays bounded at any size. Outputs are PNG or JPEG by
 extension, each written atomically, never over an input. In a folder run an image that
 fails is named and skipped, the rest are painted, and the run ends with a list of the
@@ -47,7 +48,7 @@ from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
             coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-            tile_size=0, tile_overlap=128, progress=True):
+            tile_size=0, tile_overlap=128, progress=True, even_steps=False):
     """Paints every content image and writes the results; returns the output paths.
 
     Args mirror the command-line flags (see the module docstring); `model` may also be
@@ -60,7 +61,7 @@ def stylize(model, content, output, styles=(), masks=(), strength=1.0,
         model, content, output, styles=styles, masks=masks, strength=strength,
         coarse_style=coarse_style, fine_style=fine_style, preserve_color=preserve_color,
         max_size=max_size, tile_size=tile_size, tile_overlap=tile_overlap,
-        progress=progress)
+        progress=progress, even_steps=even_steps)
 
 
 def run(argv, painting):
@@ -77,7 +78,7 @@ def run(argv, painting):
         raise painting.UsageError("--content and --output are required.")
     import video
     if video.is_video_job(_CONTENT.value, _OUTPUT.value):
-        return run_video(video)
+        return run_video(video, painting)
     video_flags = [name for name, flag in (("keyframes", _KEYFRAMES), ("duration",
                    _DURATION), ("max_frames", _MAX_FRAMES)) if flag.value is not None]
     if video_flags or _START.value:
@@ -88,12 +89,16 @@ def run(argv, painting):
         masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
         fine_style=_FINE.value, preserve_color=_PRESERVE.value,
         max_size=_MAX_SIZE.value, tile_size=_TILE_SIZE.value,
-        tile_overlap=_TILE_OVERLAP.value)
+        tile_overlap=_TILE_OVERLAP.value, even_steps=_EVEN_STEPS.value)
 
 
-def run_video(video):
+def run_video(video, painting):
     """Paints a video; a damaged input that was painted up to where it decodes ends
     the run with status 1 and where it stopped."""
+    if _EVEN_STEPS.value:
+        raise painting.UsageError(
+            "--even_steps applies to images; a video's weights and strength are read "
+            "as given (--keyframes interpolates them).")
     result = video.paint_video(
         _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
         masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
@@ -160,6 +165,11 @@ if __name__ == "__main__":
                                    "Video: paint this many seconds (a quick preview).")
     _MAX_FRAMES = flags.DEFINE_integer("max_frames", None,
                                        "Video: paint at most this many frames.")
+    _EVEN_STEPS = flags.DEFINE_bool(
+        "even_steps", False, "Read --strength and the :weights as even slider "
+        "positions: mapped through the model's calibration (measured on first use on "
+        "the run's photos, stored with its export), equal steps give equal steps of "
+        "style.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
     _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
     app.run(main, flags_parser=lambda argv: command_line.parse_flags(argv,

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 import painting
+from painting import plan as painting_plan
 from data import images
 from evaluation import baselines, classifier as classifier_lib, metrics
 from evaluation import style_reference
@@ -70,6 +71,9 @@ class Options:
     max_contents: int = 0       # 0 = every content image
     max_style_images: int = 8   # images per style averaged into its target
     seed: int = 0
+    # Also measure the paths at the model's even-step settings (painting.calibration,
+    # measured on first use on the run's first photos).
+    even_steps: bool = False
     # The vgg and loss sections used when the model has no config.json (evaluate.py
     # passes the library's defaults).
     default_config: dict = None
@@ -133,6 +137,7 @@ def resolve_settings(options):
         "max_style_images": options.max_style_images,
         "fusion_pair": list(options.fusion_pair),
         "fusion_contents": options.fusion_contents, "seed": options.seed,
+        "even_steps": options.even_steps,
     }
     _check_output(options.output, settings)
     return settings
@@ -365,6 +370,8 @@ def evaluate(options):
         if name == "ours":
             method_results["fusion"] = fusion_path(model, contents, style_data, network,
                                                    settings)
+            method_results.update(even_step_paths(model, contents, content_names,
+                                                  style_data, network, settings))
         results["methods"][name] = method_results
         rows.extend(pair_rows)
     return results, rows
@@ -524,6 +531,74 @@ def fusion_path(model, contents, style_data, network, settings):
             "strip": painting.tile_grid(np.stack(strips))}
 
 
+def position_summary(values, curves):
+    """Spearman(v, t) and the path smoothness of t, averaged over the contents."""
+    mean = style_reference.mean_ignoring_nan
+    smoothness = [metrics.path_smoothness(curve) for curve in curves]
+    return {"spearman": mean(metrics.spearman(values, curve) for curve in curves),
+            **{name: mean(s[name] for s in smoothness) for name in smoothness[0]}}
+
+
+def measured_path(model, contents, start_codes, end_code, start_grams, end_grams,
+                  network, values):
+    """Relative Gram positions t = d_start / (d_start + d_end) [contents, V] of the
+    paintings along c(v) = (1 - v) c_start + v c_end, per content (its own start
+    code and start target: a style's, or for the strength path the photo's own)."""
+    weights = np.stack([1.0 - values, values], axis=1).astype(np.float32)
+    curves = []
+    for content, start_code, start_gram in zip(contents, start_codes, start_grams):
+        codes = style_lib.mix(np.stack([start_code, end_code]), weights)
+        outputs = np.asarray(model.paint_codes(
+            np.repeat(content[None], len(values), axis=0), codes))
+        grams = perceptual.gram_matrices(network.style_features(network(outputs)))
+        to_start = metrics.gram_distance(grams, start_gram)
+        to_end = metrics.gram_distance(grams, end_grams)
+        curves.append(to_start / (to_start + to_end))
+    return curves
+
+
+def even_step_paths(model, contents, content_names, style_data, network, settings):
+    """The weighted path a -> b and the strength path photo -> a, at evenly spaced
+    slider positions, measured with the style targets: "fusion_steps" and
+    "strength_steps", each {"before": ..., "after": ...} (after: through the model's
+    calibration, with --even_steps)."""
+    pair = list(settings["fusion_pair"]) or style_data.names[:2]
+    style_a, style_b = (style_data.names.index(name) for name in pair)
+    code_a, code_b = model.source.codes[bank_indices(pair, model.names,
+                                                     settings["style_dir"])]
+    contents = contents[:settings["fusion_contents"]]
+    grams_of = [[gram[k:k + 1] for gram in style_data.grams] for k in (style_a, style_b)]
+    calibration = model.calibration() if settings["even_steps"] else None
+    sliders = FUSION_WEIGHTS
+    settings_at = {"before": sliders}
+    if calibration is not None:
+        settings_at["after"] = np.array([calibration.even_weight(u) for u in sliders])
+    results = {"fusion_steps": {"pair": pair, "contents": list(
+        content_names[:len(contents)])}}
+    for name, values in settings_at.items():
+        curves = measured_path(model, contents, [code_a] * len(contents), code_b,
+                               [grams_of[0]] * len(contents), grams_of[1], network,
+                               values)
+        results["fusion_steps"][name] = {"values": values.tolist(),
+                                         "summary": position_summary(sliders, curves)}
+    if model.source.encoder is None:
+        return results
+    results["strength_steps"] = {"style": pair[0]}
+    own_codes = [painting_plan.encode_image(content, model.source) for content in contents]
+    own_grams = [perceptual.gram_matrices(network.style_features(network(content[None])))
+                 for content in contents]
+    if calibration is not None:
+        settings_at["after"] = np.array([calibration.even_strength(u) for u in sliders])
+    for name, values in settings_at.items():
+        curves = measured_path(model, contents, own_codes, code_a, own_grams,
+                               grams_of[0], network, values)
+        results["strength_steps"][name] = {"values": values.tolist(),
+                                           "summary": position_summary(sliders, curves)}
+    if calibration is not None:
+        results["calibration_photos"] = calibration.photos
+    return results
+
+
 # --------------------------------------------------------------------------- outputs
 
 
@@ -560,6 +635,13 @@ def markdown_table(results):
                 f"{fusion['spearman_relative_position']:.3f}; relative position max "
                 f"step {fusion['relative_position_max_step']:.3f}, step ratio "
                 f"{fusion['relative_position_step_ratio']:.2f}.")
+        for path in ("fusion_steps", "strength_steps"):
+            for when in ("before", "after"):
+                if when in method.get(path, {}):
+                    summary = method[path][when]["summary"]
+                    lines.append(f"{path} {when} calibration: step ratio "
+                                 f"{summary['step_ratio']:.2f}, Spearman "
+                                 f"{summary['spearman']:.3f}.")
     return "\n".join(lines)
 
 

@@ -111,7 +111,8 @@ class BatchError(ValueError):
 
 def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
                 coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-                tile_size=painter_lib.AUTO, tile_overlap=128, progress=True):
+                tile_size=painter_lib.AUTO, tile_overlap=128, progress=True,
+                even_steps=False):
     """Paints every content image and writes the results; returns the output paths.
 
     `model` is a run's workdir, an export folder or a loaded painting.Painter (to
@@ -121,13 +122,15 @@ def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
     fails later (e.g. a truncated file) is skipped with an error naming it, the
     others are still painted, and BatchError lists the failures at the end; with one
     image, its error is raised as is. Unreadable files (empty, truncated, not an
-    image, too large) are such failures, found before decoding.
+    image, too large) are such failures, found before decoding. With even_steps, the
+    weights and strength go through the model's calibration (Painter.plan).
     """
     check_max_size(max_size)
     painter = (model if isinstance(model, painter_lib.Painter) else painter_lib.load(
         model, tile_size=tile_size, tile_overlap=tile_overlap))
     plan = painter.plan(styles=styles, masks=masks, strength=strength,
-                        coarse_style=coarse_style, fine_style=fine_style)
+                        coarse_style=coarse_style, fine_style=fine_style,
+                        even_steps=even_steps)
     files = list_contents(content)
     outputs = output_paths(content, files, output)
     check_outputs(outputs, input_files(files, styles, masks))

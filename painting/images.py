@@ -65,6 +65,17 @@ def pad_to_stride(image):
     return np.pad(image, pad, mode=mode), (height, width)
 
 
+def downscale_short_side(image, side):
+    """The image with its short side at most `side` (antialiased, aspect kept): the
+    studio's preview size."""
+    height, width = image.shape[:2]
+    if min(height, width) <= side:
+        return image
+    scale = side / min(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    return np.clip(tf.image.resize(image, size, antialias=True).numpy(), 0.0, 1.0)
+
+
 def prepare_content(path, max_size=0):
     """load_content, then pad_to_stride: (image, (height, width) to crop back to)."""
     return pad_to_stride(load_content(path, max_size))

@@ -20,10 +20,13 @@ MASK_ASPECT_TOLERANCE = 0.02
 
 
 def mask_from_spec(spec, height, width, size=None):
-    """A mask in [0, 1] for a (height, width) content from a shorthand or a grayscale
-    image file, at `size` (default (height, width)): the masks of a large image are
-    made directly at the small size of its code map."""
+    """A mask in [0, 1] for a (height, width) content from a shorthand, a grayscale
+    image file or a painted array [h, w] in [0, 1], at `size` (default (height,
+    width)): the masks of a large image are made directly at the small size of its
+    code map."""
     size = size or (height, width)
+    if isinstance(spec, np.ndarray):
+        return _resized_mask(spec, "A painted mask", height, width, size)
     if spec.startswith("~"):
         return 1.0 - mask_from_spec(spec[1:], height, width, size)
     if spec in MASK_SHORTHANDS:
@@ -31,15 +34,38 @@ def mask_from_spec(spec, height, width, size=None):
     if not os.path.exists(spec):
         raise UsageError(f"Mask {spec!r} is neither a mask file nor one of the "
                          f"shorthands {', '.join(MASK_SHORTHANDS)} (prefix ~ inverts).")
-    image = images.load_image(spec, "Mask")
-    mask_height, mask_width = image.shape[:2]
+    gray = images.load_image(spec, "Mask").mean(axis=-1)
+    return _resized_mask(gray, f"Mask {spec!r}", height, width, size)
+
+
+def _resized_mask(gray, what, height, width, size):
+    """A grayscale mask [h, w] resized to `size`, if it has the content's aspect."""
+    mask_height, mask_width = gray.shape[:2]
     if abs(mask_width / mask_height - width / height) > MASK_ASPECT_TOLERANCE * (
             width / height):
         raise ValueError(
-            f"Mask {spec!r} is {mask_width}x{mask_height} but the content is "
+            f"{what} is {mask_width}x{mask_height} but the content is "
             f"{width}x{height}; expected a mask with the content's aspect ratio.")
-    gray = image.mean(axis=-1, keepdims=True)
-    return tf.image.resize(gray, size, antialias=True).numpy()[..., 0]
+    return tf.image.resize(np.asarray(gray, np.float32)[..., None], size,
+                           antialias=True).numpy()[..., 0]
+
+
+def painted_masks(strokes):
+    """One mask per style from brush strokes: `strokes` holds, per style, an alpha
+    layer [h, w] in [0, 1] painted over the photo (all the same size), or None for a
+    style without strokes. Unpainted pixels are shared equally by the styles
+    (mask_weights); the masks have the photo's aspect, at any resolution.
+
+    Raises:
+      UsageError: when no style has a stroke.
+    """
+    painted = [stroke for stroke in strokes if stroke is not None]
+    if not any(np.any(stroke > 0) for stroke in painted):
+        raise UsageError("Painted masks have no stroke: brush a region for at least "
+                         "one style on the photo, or choose another mask mode.")
+    shape = painted[0].shape[:2]
+    return [np.zeros(shape, np.float32) if stroke is None else
+            np.clip(np.asarray(stroke, np.float32), 0.0, 1.0) for stroke in strokes]
 
 
 def _smoothstep(low, high, x):

@@ -5,6 +5,7 @@ import tensorflow as tf
 from absl import logging
 
 from models import generator as generator_lib
+from painting import calibration as calibration_lib
 from painting import images, loading, memory, plan as plan_lib, tiling
 
 # tile_size AUTO: whole when the memory allows (painting.memory), else tiles of this.
@@ -26,6 +27,7 @@ class Painter:
         self.tile_size, self.tile_overlap = tile_size, tile_overlap
         self._tiled = None
         self._paint_codes = None
+        self._calibration = None
         # Traced, not eager: eagerly, a spatial code map is resized and run through
         # the code MLP at every norm's resolution with each intermediate kept, and a
         # masked 512x512 blend peaked at 1.9 GB against 1.0 GB traced (1.05 GB and
@@ -39,26 +41,38 @@ class Painter:
         return self.source.names
 
     def plan(self, styles=(), masks=(), strength=1.0, coarse_style=None,
-             fine_style=None):
-        """A validated FusionPlan (painting.plan.make_plan) for this model's styles."""
+             fine_style=None, even_steps=False):
+        """A validated FusionPlan (painting.plan.make_plan) for this model's styles;
+        with even_steps, weights and strength are slider positions mapped through the
+        model's calibration (painting.calibration)."""
+        if even_steps:
+            styles, strength = self.calibration().apply(styles, strength)
         return plan_lib.make_plan(self.source, styles=styles, masks=masks,
                                   strength=strength, coarse_style=coarse_style,
                                   fine_style=fine_style)
+
+    def calibration(self):
+        """The model's even-step Calibration: stored with its export, or measured on
+        first use (painting.calibration.load_or_calibrate)."""
+        if self._calibration is None:
+            self._calibration = calibration_lib.load_or_calibrate(self)
+        return self._calibration
 
     def fields(self, image, plan):
         """The (coarse, fine) code fields of `plan` for one content image."""
         return plan.fields(image, self.source)
 
-    def paint_fields(self, image, coarse, fine=None):
+    def paint_fields(self, image, coarse, fine=None, progress=None):
         """Paints one image [H, W, 3] (H, W multiples of STRIDE) with code fields:
-        whole, or in tiles when a side exceeds tile_size."""
+        whole, or in tiles when a side exceeds tile_size (progress(done, total) after
+        each tile, if given)."""
         height, width = image.shape[:2]
         if self.tiles_needed(height, width, coarse.weights.ndim > 1 or (
                 fine is not None and fine.weights.ndim > 1)):
             if self._tiled is None:
                 self._tiled = tiling.TiledPainter(self.generator, self.tile_size,
                                                   self.tile_overlap)
-            return self._tiled.paint(image, coarse, fine)
+            return self._tiled.paint(image, coarse, fine, progress)
         inputs = [tf.constant(image[None]), coarse.code_map(0, 0, height, width)]
         if fine is not None:
             inputs.append(fine.code_map(0, 0, height, width))
@@ -70,12 +84,13 @@ class Painter:
             return not memory.fits_whole(self.generator, height, width, spatial)
         return max(height, width) > self.tile_size
 
-    def paint(self, image, plan, preserve_color=False):
+    def paint(self, image, plan, preserve_color=False, progress=None):
         """The content image [H, W, 3] (any size) painted with a FusionPlan; with
-        preserve_color, the painting's luminance with the content's chroma."""
+        preserve_color, the painting's luminance with the content's chroma;
+        progress(done, total) after each tile of a tiled painting, if given."""
         padded, (height, width) = images.pad_to_stride(image)
         coarse, fine = self.fields(image, plan)
-        painted = self.paint_fields(padded, coarse, fine)[:height, :width]
+        painted = self.paint_fields(padded, coarse, fine, progress)[:height, :width]
         del padded  # one image-sized array less while the caller encodes the output
         if preserve_color:
             painted = images.preserve_color(image, painted)

@@ -137,10 +137,19 @@ class TiledPainter:
                 fine_code = code if fine is None else fine.code_map(top, left, *size)
                 yield top, left, size, [code, fine_code]
 
-    def paint(self, image, coarse, fine=None):
-        """The painted image [H, W, 3] for code fields (painting.plan.CodeField)."""
+    def paint(self, image, coarse, fine=None, progress=None):
+        """The painted image [H, W, 3] for code fields (painting.plan.CodeField);
+        progress(done, total) is called after each tile of each pass, if given."""
         height, width = image.shape[:2]
         by_scale = {}
+        tiles = len(list(self._tiles(height, width, coarse, fine)))
+        total, done = tiles * (len(self.features) + 1), 0
+
+        def tile_done():
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
 
         def axis(scale):
             """(row, column) weights of the tiles at 1/scale of the image size."""
@@ -159,6 +168,7 @@ class TiledPainter:
                 rows, cols = axis(size[0] // features.shape[1])
                 moments.add(*(np.asarray(value) for value in _weighted_moments(
                     features, rows[top], cols[left])))
+                tile_done()
             statistics.extend(moments.statistics())
         painted = np.zeros((height, width, 3), np.float32)
         rows, cols = axis(1)
@@ -167,4 +177,5 @@ class TiledPainter:
             output = np.asarray(self.output([tile, *codes, *statistics]))[0]
             painted[top:top + size[0], left:left + size[1]] += (
                 rows[top][:, None, None] * cols[left][None, :, None] * output)
+            tile_done()
         return painted

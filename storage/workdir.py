@@ -16,6 +16,8 @@ their files through this module.
     <export>/saved_model/     a TensorFlow SavedModel of the same
     <export>/manifest.json    {"step", "files": {path: sha256}}: every file of the
                               export, checked on load, so a mixed export is refused
+    <export>/calibration.json even-step slider curves (painting.calibration), tied to
+                              the generator.keras they were measured on by its sha256
     <parent>/.<export>.tmp-*  an export being written (renamed into place when whole)
     <parent>/.<export>.old-*  the export it replaces, deleted after the swap
 """
@@ -42,6 +44,7 @@ GENERATOR_FILE = "generator.keras"
 ENCODER_FILE = "encoder.keras"
 SAVED_MODEL_DIR = "saved_model"
 MANIFEST_FILE = "manifest.json"
+CALIBRATION_FILE = "calibration.json"
 # Folders beside an export named "<export>": the next one being written, and the one it
 # replaces; any left by a killed export are removed by the next export.
 EXPORT_TEMPORARY_PREFIX = ".{name}.tmp-"
@@ -80,6 +83,10 @@ def demo_folders(workdir):
 
 def manifest_path(folder):
     return os.path.join(folder, MANIFEST_FILE)
+
+
+def calibration_path(folder):
+    return os.path.join(folder, CALIBRATION_FILE)
 
 
 def is_export(folder):
