@@ -84,10 +84,12 @@ def paint_batch(generator, contents, codes):
                      training=False)
 
 
-def load(model_path, tile_size=512, tile_overlap=128):
+def load(model_path, tile_size=512, tile_overlap=128, precision="auto"):
     """The Painter of an export folder or a run's workdir (its export, or while the run
-    has not finished, its newest checkpoint)."""
+    has not finished, its newest checkpoint), painting in `precision`
+    (models/precision.py CHOICES; "auto" measures which is faster here)."""
     generator, source, step = loading.load_model(model_path)
+    generator, _ = loading.generator_in_precision(generator, precision, tile_size)
     if step is not None:
         logging.info("%s has no export yet: using its checkpoint at step %d.",
                      model_path, step)

@@ -137,9 +137,11 @@ def _train():
     # XLA for the train step. Off: on CPU it is 1.1-1.7x slower; try it on GPUs/TPUs
     # with experiments/benchmark.py.
     train.jit_compile = False
-    # "float32", "mixed_float16" (GPUs: loss scaling) or "mixed_bfloat16" (TPUs);
-    # training/precision.py. On CPU float32 is fastest.
-    train.precision = "float32"
+    # "auto": a probe of a few seconds picks the faster of float32 and mixed_bfloat16
+    # on this machine (cached per machine; mixed_float16 on a GPU), logged and in
+    # TensorBoard's text; or "float32", "mixed_float16" (GPUs: loss scaling),
+    # "mixed_bfloat16" (TPUs, CPUs with bfloat16 instructions). models/precision.py.
+    train.precision = "auto"
     train.log_every = 50
     train.image_every = 500
     train.checkpoint_every = 1000
