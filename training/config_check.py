@@ -178,6 +178,7 @@ CHECKS = {
     "data.content_resize": RESIZE,
     "data.style_resize": RESIZE,
     "data.cache_styles": ANY_BOOL,
+    "data.cache_contents_mb": at_least(0),
     "model.generator": choice(tuple(generator.VARIANTS)),
     "model.discriminator": choice(tuple(discriminator.VARIANTS)),
     "model.discriminator_kind": choice(discriminator.KINDS),

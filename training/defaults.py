@@ -37,6 +37,10 @@ def _data():
     data.content_resize = 0        # short side before the crop; 0 = image_size
     data.style_resize = 0          # short side before the crop; 0 = image_size
     data.cache_styles = True       # keep decoded style images in memory
+    # Keep the decoded, resized content photos in memory (uint8) when they fit in this
+    # many MB, so no step waits for a decode; 0 = decode them at every step. Larger
+    # sets are read from their files (or TFRecords) by parallel decoders.
+    data.cache_contents_mb = 1024
     return data
 
 
