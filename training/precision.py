@@ -29,6 +29,11 @@ def choose_for_training(config, num_replicas, timer=None, any_worker=bool):
     own machine and all use float32 when any of them did not choose bfloat16 (the
     replicas must compute alike).
     """
+    if config.train.precision == precision_lib.AUTO and config.strategy.name == "tpu":
+        choice = precision_lib.Choice("mixed_bfloat16", "auto, a TPU (its native "
+                                      "mixed precision)")
+        precision_lib.log_choice(choice, "Training")
+        return choice
     model, size = config.model, config.data.image_size
     batch = max(1, config.train.batch_size // num_replicas)
     key = precision_lib.probe_key(
