@@ -29,7 +29,9 @@ after PROBE_SHARE_OF_RUN (10%) of the run's G forward+backward time in float32
 its first timed call, when that is less; it then decides on the calls timed so far.
 Tracing the two functions is part of the probe's time; it does not start the
 bfloat16 half when float32's trace and first call have already taken half the
-limit (a run too short to pay for a probe): float32, not cached. The probe's
+limit: float32 (a run too short to pay for a probe: not cached; over the 3 s
+budget: counted, and after MAX_OVER_BUDGET (3) such probes the machine keeps float32
+for that key without probing). The probe's
 measured cost is logged and cached with its result, and a machine pays it once per
 key. A run longer than its probe whose two precisions differ by more than the
 probe's share is never slower with "auto" than with the worse precision.
@@ -61,6 +63,7 @@ PROBE_BUDGET_SECONDS = 3.0
 PROBE_SHARE_OF_RUN = 0.1
 MIN_SPEEDUP = 1.05
 MAX_TIMED_CALLS = 5
+MAX_OVER_BUDGET = 3
 PROBED = ("float32", "mixed_bfloat16")
 
 
@@ -173,12 +176,29 @@ def choose(requested, make_unit, key, work_units=None, timer=time.perf_counter,
     choice = probe(make_unit, work_units, timer)
     if choice.ratio is not None:
         user_cache.write_entry(CACHE_NAME, key, dataclasses.asdict(choice))
+    elif "budget" in choice.reason:  # not "too short": that depends on the run
+        tries = _over_budget_count(user_cache.read_entry(CACHE_NAME, key)) + 1
+        user_cache.write_entry(CACHE_NAME, key,
+                               {**dataclasses.asdict(choice), "over_budget": tries})
     return choice
 
 
+def _over_budget_count(entry):
+    try:
+        return int(entry["over_budget"])
+    except (TypeError, KeyError, ValueError):
+        return 0
+
+
 def cached_choice(key):
-    """The cached Choice of `key`, or None (missing or not a valid entry)."""
+    """The cached Choice of `key`, or None (missing, not a valid entry, or a probe
+    that did not fit its budget fewer than MAX_OVER_BUDGET times: a loaded machine
+    may trace faster next time; after that, float32 without probing)."""
     entry = user_cache.read_entry(CACHE_NAME, key)
+    if _over_budget_count(entry) >= MAX_OVER_BUDGET:
+        return Choice("float32", f"auto, the probe did not fit its budget in "
+                      f"{MAX_OVER_BUDGET} tries on this machine (cache "
+                      f"{user_cache.cache_path(CACHE_NAME)})")
     try:
         precision_name = check_precision(entry["precision"], allow_auto=False)
         ratio, seconds = float(entry["ratio"]), float(entry["probe_seconds"])

@@ -86,6 +86,14 @@ def test_the_probe_stops_at_its_budget_when_calls_are_slow(auto_here):
     choice = choose(clock, key="traced slowly")
     assert choice.precision == "float32" and clock.units_made == ["float32"]
     assert "budget" in choice.reason and choice.probe_seconds == 2.5  # 1.5 + 2 x 0.5
+    # Counted: after MAX_OVER_BUDGET such probes, float32 without probing.
+    for _ in range(precision.MAX_OVER_BUDGET - 1):
+        choose(FakeClock({"float32": 0.5, "mixed_bfloat16": 0.1}, trace_seconds=1.5),
+               key="traced slowly")
+    clock = FakeClock({"float32": 0.5, "mixed_bfloat16": 0.1})
+    settled = choose(clock, key="traced slowly")
+    assert settled.precision == "float32" and clock.units_made == []
+    assert "did not fit its budget in 3 tries" in settled.reason
 
 
 def test_a_run_too_short_to_pay_for_the_probe_keeps_float32_uncached(auto_here):
