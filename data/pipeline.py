@@ -29,7 +29,7 @@ from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrec
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
-                 start_index=0, tfrecords=None, input_context=None):
+                 start_index=0, tfrecords=None, input_context=None, content_cache_mb=0):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -47,6 +47,9 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
       start_index: number of examples already consumed; the stream starts there, so a
         resumed run sees exactly the data an uninterrupted run would have seen.
       tfrecords: a prefix written by data/tfrecords.py, read instead of the folders.
+      content_cache_mb: keep the decoded, resized content photos in memory (uint8)
+        when they fit in this many MB, as the style images are; 0 = decode them from
+        their files at every step. Folders only (content_cache_loader).
       input_context: a tf.distribute.InputContext (from
         strategy.distribute_datasets_from_function): batches are then per replica
         and this input pipeline makes only its share of each global batch. From
@@ -73,7 +76,7 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
             tfrecords, pipeline_id, pipelines, start_index, **crop)
     else:
         contents, style_names, files_per_style = folder_contents(
-            content_dir, style_dir, start_index, keep, **crop)
+            content_dir, style_dir, start_index, keep, content_cache_mb, **crop)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
                           start_index, keep=keep)
     dataset = tf.data.Dataset.zip(contents, styles).map(
@@ -117,7 +120,8 @@ def tfrecord_contents(prefix, pipeline_id, pipelines, start_index, image_size, r
     return contents, style_names, files_per_style
 
 
-def folder_contents(content_dir, style_dir, start_index, keep, image_size, resize, seed):
+def folder_contents(content_dir, style_dir, start_index, keep, cache_mb, image_size,
+                    resize, seed):
     """(content crops of the readable photos, style names, style files per style)."""
     # Quiet: check_data has logged the skipped files once, before the run started.
     content_files = images.keep_readable_images(images.list_images(content_dir),
@@ -127,7 +131,7 @@ def folder_contents(content_dir, style_dir, start_index, keep, image_size, resiz
                  len(content_files), content_dir, len(style_names),
                  sum(map(len, files_per_style)), style_dir)
     contents = content_stream(content_files, image_size, resize, seed, start_index,
-                              keep=keep)
+                              keep=keep, cache_mb=cache_mb)
     return contents, style_names, files_per_style
 
 
@@ -137,7 +141,7 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles.
+    cache_styles, cache_contents_mb.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -145,7 +149,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         content_resize=data_config.content_resize or None,
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
-        tfrecords=data_config.tfrecords or None, input_context=input_context)
+        tfrecords=data_config.tfrecords or None, input_context=input_context,
+        content_cache_mb=data_config.get("cache_contents_mb", 0))
 
 
 def style_names_from_config(data_config):
@@ -235,26 +240,59 @@ def shuffled_epochs(files, seed, start_index=0):
     return tf.data.Dataset.counter(first_epoch).map(epoch_order).unbatch().skip(offset)
 
 
-def content_stream(files, image_size, resize, seed, start_index=0, keep=None):
+def content_stream(files, image_size, resize, seed, start_index=0, keep=None,
+                   cache_mb=0):
     """Content crops, {"content": [S, S, 3]}, in a new shuffled order each epoch, forever.
 
     keep: optional predicate on the example index; only those examples are decoded.
+    cache_mb: decoded contents are kept in memory when they fit (content_cache_loader).
     """
-    indexed = tf.data.Dataset.zip(tf.data.Dataset.counter(start_index),
-                                  shuffled_epochs(files, seed, start_index))
+    cached = content_cache_loader(files, resize, cache_mb) if cache_mb else None
+    if cached is not None:
+        # The same order as the files' (a permutation of the indexes drawn from the
+        # same seeds), with the images from memory.
+        order = shuffled_epochs(np.arange(len(files), dtype=np.int32), seed, start_index)
+    else:
+        order = shuffled_epochs(files, seed, start_index)
+    indexed = tf.data.Dataset.zip(tf.data.Dataset.counter(start_index), order)
     if keep is not None:
         indexed = indexed.filter(lambda index, _: keep(index))
-    return crop_contents(indexed, image_size, resize, seed)
+    return crop_contents(indexed, image_size, resize, seed, load=cached)
 
 
-def crop_contents(indexed, image_size, resize, seed):
-    """(example index, path or encoded image) -> {"content": random crop}."""
-    def load(index, path):
-        image = images.resize_short_side(images.decode_image(path), resize)
+def crop_contents(indexed, image_size, resize, seed, load=None):
+    """(example index, path or encoded image) -> {"content": random crop}; with
+    `load`, (example index, position in the cache) -> the same crop from memory."""
+    def crop(index, item):
+        image = (load(item) if load is not None else
+                 images.resize_short_side(images.decode_image(item), resize))
         crop_seed = seeds.element_seed(seed, seeds.CONTENT_STREAM, index)
         return {"content": images.random_crop_and_flip(image, image_size, crop_seed)}
 
-    return indexed.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return indexed.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+# Images decoded to estimate the memory a content set takes before caching it.
+CACHE_SIZE_SAMPLE = 8
+
+
+def content_cache_loader(files, resize, budget_mb):
+    """cached_loader of the contents when they fit in `budget_mb` MB decoded (as
+    uint8, estimated from the first CACHE_SIZE_SAMPLE images), else None (decoded from
+    the files at every step); the log says which and why."""
+    sample = [images.resize_short_side(images.decode_image(path), resize)
+              for path in files[:CACHE_SIZE_SAMPLE]]
+    estimated_mb = np.mean([image.shape.num_elements() for image in sample]) * len(
+        files) / 2 ** 20
+    if estimated_mb > budget_mb:
+        logging.info("Content cache: %d photos would take ~%.3g MB decoded, above the "
+                     "%g MB budget (data.cache_contents_mb): decoded from their files at "
+                     "every step.", len(files), estimated_mb, budget_mb)
+        return None
+    logging.info("Content cache: %d photos, ~%.3g MB decoded, fit in the %g MB budget "
+                 "(data.cache_contents_mb): kept in memory.", len(files), estimated_mb,
+                 budget_mb)
+    return cached_loader(tf.constant(files), resize, kind="content")
 
 
 def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0,
@@ -290,7 +328,7 @@ def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0
     return indexes.map(draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def cached_loader(files, resize):
+def cached_loader(files, resize, kind="style"):
     """Decodes and resizes every file once; returns index -> float32 image from memory.
 
     The images differ in shape, so they are stored flattened end to end in one uint8
@@ -307,7 +345,7 @@ def cached_loader(files, resize):
     starts = tf.constant(np.cumsum(sizes) - sizes, tf.int64)
     shapes = tf.constant([image.shape for image in decoded], tf.int32)
     pixels = tf.constant(np.concatenate([image.ravel() for image in decoded]))
-    logging.info("Cached %d style images in memory (%.1f MB).", len(decoded),
+    logging.info("Cached %d %s images in memory (%.1f MB).", len(decoded), kind,
                  pixels.shape[0] / 2 ** 20)
 
     def load(index):

@@ -74,6 +74,9 @@ class Options:
     # Also measure the paths at the model's even-step settings (painting.calibration,
     # measured on first use on the run's first photos).
     even_steps: bool = False
+    # G's compute precision (models/precision.py): float32 by default, so the
+    # metrics are the same on every machine; "auto" or "mixed_bfloat16" for speed.
+    precision: str = "float32"
     # The vgg and loss sections used when the model has no config.json (evaluate.py
     # passes the library's defaults).
     default_config: dict = None
@@ -348,7 +351,8 @@ def evaluate(options):
     """Runs the whole evaluation; returns (results dict, csv rows)."""
     settings = resolve_settings(options)
     # First: a damaged model fails in a second, not after the features are computed.
-    model = painting.load(settings["model"]) if "ours" in settings["methods"] else None
+    model = (painting.load(settings["model"], precision=options.precision)
+             if "ours" in settings["methods"] else None)
     network = FeatureNetwork(settings["vgg"])
     settings = describe_features(settings, network.description)
     content_files = images.keep_readable_images(

@@ -18,7 +18,14 @@ Sections:
   inference   ms per image at 256 ... 2048 as stylize.py paints (exact tiles above 512),
               and 1024, 2048 painted whole (the memory the tiles save),
               and the process's peak RSS after each.
-  precision   fp32 vs XLA (jit_compile) vs mixed_bfloat16 for G and the train step.
+  precision   float32 vs mixed_bfloat16 (and mixed_float16 where a GPU is): the train
+              step, G forward+backward at the training size, and G forward at
+              256, 512 and 1024 (what painting does), each as a ratio to float32
+              in the same process, with the CPU's relevant flags (avx512f,
+              avx512_bf16, amx_bf16, ...). (XLA was measured 1.1-1.7x slower on
+              CPU: train.jit_compile.)
+
+--sections=precision --sections=train_step runs only those sections.
   distribution  (only this section, with --distribution) the train step's images/s
               with no strategy and with MirroredStrategy over 1, 2 and 4 logical CPU
               devices at the same global batch, and each as a ratio to no strategy:
@@ -47,6 +54,7 @@ from data import pipeline, samples  # noqa: E402
 from experiments import quickstart  # noqa: E402
 from losses import adversarial  # noqa: E402
 from models import generator as generator_lib  # noqa: E402
+from models import precision as precision_lib  # noqa: E402
 import painting  # noqa: E402
 from storage import atomic  # noqa: E402
 from training import step as step_lib  # noqa: E402
@@ -57,6 +65,9 @@ _QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run)
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0, "Time each figure at least this long.")
 _DISTRIBUTION = flags.DEFINE_bool("distribution", False,
                                   "Run only the distribution section.")
+SECTIONS = ("machine", "inference", "generator", "train_step", "precision")
+_SECTIONS = flags.DEFINE_multi_enum("sections", list(SECTIONS), SECTIONS,
+                                    "Sections to run (repeat the flag); default all.")
 DISTRIBUTION_REPLICAS = (1, 2, 4)
 PASSES = ("forward", "forward_backward")
 
@@ -235,8 +246,10 @@ def generators(variants, sizes, code_dim=64):
 
 # --------------------------------------------------------------------------- train step
 
-def train_step_figures(config, jit_compile=False):
-    """Full step on a fixed in-memory batch, its parts, and the real pipeline's wait."""
+def train_step_figures(config, jit_compile=False, input_wait=True):
+    """Full step on a fixed in-memory batch, its parts, and the real pipeline's wait
+    (reading as training does: contents cached in memory below
+    data.cache_contents_mb)."""
     batch_size, size = config.train.batch_size, config.data.image_size
     models = step_lib.build_models(config.model, config.optim, num_styles=4)
     features = step_lib.build_feature_extractor(config.vgg, config.model)
@@ -251,10 +264,12 @@ def train_step_figures(config, jit_compile=False):
     figures = {"batch": batch_size, "image_size": size}
     figures["step"] = measure(step, in_memory, True)
     figures["step"]["images_per_s"] = batch_size / figures["step"]["seconds"]
-    if jit_compile:
+    if jit_compile or not input_wait:
         return figures
     content_dir, style_dir = samples.write_demo_data("/tmp/stylefusion_benchmark_data")
-    dataset, _ = pipeline.make_dataset(content_dir, style_dir, size, batch_size, seed=0)
+    dataset, _ = pipeline.make_dataset(
+        content_dir, style_dir, size, batch_size, seed=0,
+        content_cache_mb=config.data.cache_contents_mb)
     figures["input_wait_fraction"] = input_wait_fraction(step, in_memory, iter(dataset))
     figures["parts_seconds"] = step_parts(models, features, batch)
     return figures
@@ -343,23 +358,81 @@ def inference(sizes, untiled_sizes=(), variant_name="small", code_dim=64,
 
 # --------------------------------------------------------------------------- precision
 
-def precision(variant_name, size, config):
-    results = {}
-    for mode in ("fp32", "xla", "mixed_bfloat16"):
-        keras.mixed_precision.set_global_policy(
-            "mixed_bfloat16" if mode == "mixed_bfloat16" else "float32")
-        try:
-            model = generator_lib.build_generator(variant_name, 64)
-            generator = time_network(model, 4, size, 64, ours=True,
-                                     jit_compile=(mode == "xla"))
-            step = (train_step_figures(config, jit_compile=(mode == "xla"))["step"]
-                    if mode != "mixed_bfloat16" else None)
-            results[mode] = {"generator": generator, "train_step": step}
-        except Exception as error:  # noqa: BLE001  (a mode that fails is a result)
-            results[mode] = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
-    return results
+def precision_modes():
+    """float32 and mixed_bfloat16 everywhere; mixed_float16 where a GPU is."""
+    return (("float32", "mixed_bfloat16")
+            + (("mixed_float16",) if precision_lib.has_gpu() else ()))
+
+
+def inference_forward(generator, size, code_dim):
+    """Seconds of one G forward of one image at size x size."""
+    forward, _ = forward_and_backward(generator)
+    return seconds_per_call(forward, *generator_inputs(1, size, code_dim, True),
+                            min_calls=3, min_seconds=min(_MIN_SECONDS.value, 1.0))
+
+
+def precision(variant_name, config, inference_sizes, rounds=3, code_dim=64):
+    """Per precision mode: the train step (images/s), G forward+backward at the
+    training size and G forward at each inference size (ms per image); and each as
+    a ratio to float32, measured in this process. The G timings alternate between
+    the modes over `rounds` rounds and take the medians (the machine drifts)."""
+    modes, size = precision_modes(), config.data.image_size
+    generators = {}
+    for mode in modes:
+        with precision_lib.policy(mode):
+            generators[mode] = generator_lib.build_generator(variant_name, code_dim)
+    seconds = {mode: {key: [] for key in ["g_forward_backward"] + [
+        f"forward_{s}" for s in inference_sizes]} for mode in modes}
+    for _ in range(rounds):
+        for mode, generator in generators.items():
+            backward = forward_and_backward(generator)[1]
+            seconds[mode]["g_forward_backward"].append(seconds_per_call(
+                backward, *generator_inputs(4, size, code_dim, True), min_seconds=1.0))
+            for inference_size in inference_sizes:
+                seconds[mode][f"forward_{inference_size}"].append(
+                    inference_forward(generator, inference_size, code_dim))
+    results = {mode: {key: float(np.median(values)) for key, values in timed.items()}
+               for mode, timed in seconds.items()}
+    for mode in modes:
+        with precision_lib.policy(mode):
+            step = train_step_figures(config, input_wait=False)["step"]
+        results[mode]["train_step_images_per_s"] = step["images_per_s"]
+    for mode in modes:
+        results[mode]["ratio_to_float32"] = {
+            key: (results["float32"][key] / value if key != "train_step_images_per_s"
+                  else value / results["float32"][key])
+            for key, value in results[mode].items() if key != "ratio_to_float32"}
+    return {"variant": variant_name, "train_size": size,
+            "train_batch": config.train.batch_size, "modes": results}
+
+
+def cpu_report():
+    model, flags = precision_lib.cpu_description()
+    return {"model": model, "flags": list(flags) if flags is not None else None,
+            "relevant_flags": list(precision_lib.CPU_FLAGS)}
+
+
+def precision_markdown(report):
+    section, cpu = report["precision"], report["cpu"]
+    flags = ", ".join(cpu["flags"]) if cpu["flags"] is not None else "unknown"
+    sizes = sorted(int(key.split("_")[1]) for key in section["modes"]["float32"]
+                   if key.startswith("forward_"))
+    lines = [f"CPU {cpu['model']}; of {', '.join(cpu['relevant_flags'])}: {flags}.", "",
+             f"| precision | train step img/s ({section['train_size']} px, batch "
+             f"{section['train_batch']}) | G fwd+bwd ms | "
+             + " | ".join(f"G forward {s} ms" for s in sizes) + " |",
+             "| --- | --- | --- | " + " --- |" * len(sizes)]
+    for mode, entry in section["modes"].items():
+        ratio = entry["ratio_to_float32"]
+        cells = [f"{entry['train_step_images_per_s']:.2f} "
+                 f"({ratio['train_step_images_per_s']:.2f}x)",
+                 f"{1000 * entry['g_forward_backward']:.0f} "
+                 f"({ratio['g_forward_backward']:.2f}x)"]
+        cells += [f"{1000 * entry[f'forward_{s}']:.0f} ({ratio[f'forward_{s}']:.2f}x)"
+                  for s in sizes]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    lines.append("(x: speed relative to float32 in the same process; > 1 is faster.)")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- distribution
@@ -443,19 +516,24 @@ def summary_markdown(report):
         lines.append(f"| {side}x{side} {'tiled' if entry['tiled'] else 'whole'} "
                      f"| {entry['ms_per_image']:.0f} | {entry['peak_rss_mb_so_far']:.0f} |")
     lines += [f"(RSS at the start of this section: "
-              f"{inference_report['rss_mb_at_start']:.0f} MB.)", "",
-              "| precision | G forward+backward img/s | train step img/s |",
-              "| --- | --- | --- |"]
-    for mode, entry in report["precision"].items():
-        if "error" in entry:
-            lines.append(f"| {mode} | {entry['error']} | |")
-            continue
-        step_text = ("-" if entry["train_step"] is None else
-                     f"{entry['train_step']['images_per_s']:.2f}")
-        lines.append(f"| {mode} | "
-                     f"{entry['generator']['forward_backward']['images_per_s']:.2f} "
-                     f"| {step_text} |")
+              f"{inference_report['rss_mb_at_start']:.0f} MB.)", ""]
     return "\n".join(lines) + "\n"
+
+
+def report_markdown(report):
+    """The markdown of the sections the report has."""
+    parts = []
+    if all(key in report for key in SECTIONS[:4]):
+        parts.append(summary_markdown(report))
+    elif "train_step" in report:
+        step = report["train_step"]
+        parts.append(f"Train step ({step['image_size']}x{step['image_size']}, batch "
+                     f"{step['batch']}): {step['step']['images_per_s']:.2f} img/s; "
+                     f"input wait {100 * step['input_wait_fraction']:.1f}% of the "
+                     f"step.\n")
+    if "precision" in report:
+        parts.append(precision_markdown(report))
+    return "\n".join(parts)
 
 
 def main(argv):
@@ -475,14 +553,23 @@ def main(argv):
         atomic.write_json(_OUTPUT.value, report)
         print(f"wrote {_OUTPUT.value}")
         return
-    report["machine"] = machine_peak()
-    report["inference"] = (inference([256, 512]) if quick else
-                           inference([256, 512, 1024, 2048], untiled_sizes=(1024, 2048)))
-    report["generator"] = generators(["small"] if quick else ["small", "base"],
-                                     [128] if quick else [256, 512])
-    report["train_step"] = train_step_figures(config)
-    report["precision"] = precision("small", 128 if quick else 256, config)
-    markdown = summary_markdown(report)
+    sections = _SECTIONS.value
+    report["cpu"] = cpu_report()
+    if "machine" in sections:
+        report["machine"] = machine_peak()
+    if "inference" in sections:
+        report["inference"] = (
+            inference([256, 512]) if quick else
+            inference([256, 512, 1024, 2048], untiled_sizes=(1024, 2048)))
+    if "generator" in sections:
+        report["generator"] = generators(["small"] if quick else ["small", "base"],
+                                         [128] if quick else [256, 512])
+    if "train_step" in sections:
+        report["train_step"] = train_step_figures(config)
+    if "precision" in sections:
+        report["precision"] = precision("small", config,
+                                        [256] if quick else [256, 512, 1024])
+    markdown = report_markdown(report)
     print(markdown)
     atomic.write_json(_OUTPUT.value, report)
     markdown_path = os.path.splitext(_OUTPUT.value)[0] + ".md"

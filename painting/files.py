@@ -112,7 +112,7 @@ class BatchError(ValueError):
 def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
                 coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
                 tile_size=painter_lib.AUTO, tile_overlap=128, progress=True,
-                even_steps=False):
+                even_steps=False, precision="auto"):
     """Paints every content image and writes the results; returns the output paths.
 
     `model` is a run's workdir, an export folder or a loaded painting.Painter (to
@@ -127,7 +127,7 @@ def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
     """
     check_max_size(max_size)
     painter = (model if isinstance(model, painter_lib.Painter) else painter_lib.load(
-        model, tile_size=tile_size, tile_overlap=tile_overlap))
+        model, tile_size=tile_size, tile_overlap=tile_overlap, precision=precision))
     plan = painter.plan(styles=styles, masks=masks, strength=strength,
                         coarse_style=coarse_style, fine_style=fine_style,
                         even_steps=even_steps)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from models import generator as generator_lib
+from models import precision as precision_lib
 from models import style as style_lib
 from models import vgg as vgg_lib  # noqa: F401  (registers the encoder's layers)
 from painting.errors import UsageError
@@ -24,6 +25,10 @@ from storage import workdir as workdir_lib
 
 # Style images are seen at this short side when a model does not say.
 DEFAULT_ENCODER_IMAGE_SIZE = 256
+# The side of the probe's images when painting with precision="auto" (at most the
+# tile size): the speed ratio of the two precisions barely changes with the size
+# (README, Performance), and a larger probe costs more than it tells.
+PAINT_PROBE_SIZE = 256
 
 
 @dataclasses.dataclass
@@ -231,3 +236,30 @@ def find_run_config(model_path):
         if config is not None:
             return config, folder
     return None, None
+
+
+# --------------------------------------------------------------------------- precision
+
+
+def generator_in_precision(generator, precision="auto", tile_size=512, timer=None):
+    """(generator, models.precision.Choice): the loaded (float32) generator, or the
+    same weights rebuilt to compute in mixed_bfloat16 when `precision` says so or
+    "auto" measures it faster here (G forward of one image at PAINT_PROBE_SIZE)."""
+    if precision not in precision_lib.CHOICES:
+        raise UsageError(f"Unknown precision {precision!r}; expected one of "
+                         f"{precision_lib.CHOICES}.")
+    size = min(tile_size, PAINT_PROBE_SIZE) // generator_lib.STRIDE * generator_lib.STRIDE
+    rebuilt = {"float32": generator}
+
+    def build(name):
+        if name not in rebuilt:
+            rebuilt[name] = precision_lib.with_policy(generator, name)
+        return rebuilt[name]
+
+    key = precision_lib.probe_key(f"G {generator.count_params()} parameters", size,
+                                  "paint")
+    units = precision_lib.generator_units(build, 1, size, backward=False)
+    choice = precision_lib.choose(precision, units, key,
+                                  **({"timer": timer} if timer else {}))
+    precision_lib.log_choice(choice, "Painting")
+    return build(choice.precision), choice

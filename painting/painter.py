@@ -114,11 +114,14 @@ def paint_batch(generator, contents, codes):
                      training=False)
 
 
-def load(model_path, tile_size=AUTO, tile_overlap=128):
+def load(model_path, tile_size=AUTO, tile_overlap=128, precision="auto"):
     """The Painter of an export folder or a run's workdir (its export, or while the run
-    has not finished, its newest checkpoint); tile_size AUTO chooses whole or tiled
-    painting per image from the available memory."""
+    has not finished, its newest checkpoint), painting in `precision`
+    (models/precision.py CHOICES; "auto" measures which is faster here); tile_size
+    AUTO chooses whole or tiled painting per image from the available memory."""
     generator, source, step = loading.load_model(model_path)
+    generator, _ = loading.generator_in_precision(generator, precision,
+                                                  tile_size or AUTO_TILE_SIZE)
     if step is not None:
         logging.info("%s has no export yet: using its checkpoint at step %d.",
                      model_path, step)

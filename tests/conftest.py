@@ -7,9 +7,15 @@ MirroredStrategy over the first N of them; everything else runs on /cpu:0 as usu
 """
 import os
 import shutil
+import tempfile
 from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# precision="auto" means float32 in tests, without a probe (models/precision.py):
+# outputs compared to float32 references stay exact, and no test pays a probe.
+# Tests of the probe unset it. The user cache is a fresh folder of this session.
+os.environ["STYLEFUSION_PRECISION"] = "float32"
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="stylefusion_test_cache_")
 
 import ml_collections  # noqa: E402
 import pytest  # noqa: E402

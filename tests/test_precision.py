@@ -1,10 +1,12 @@
-"""Mixed precision (training/precision.py): a real train step under each policy."""
+"""Mixed precision (models/precision.py policies, training/precision.py loss
+scaling): a real train step under each policy."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from experiments import quickstart
+from models import precision as policies
 from training import precision, step as step_lib
 
 
@@ -12,7 +14,7 @@ def train_steps(precision_name, strategy, steps=2):
     config = quickstart.get_config("test")
     config.train.batch_size = 2
     keras.utils.set_random_seed(0)
-    with strategy.scope(), precision.policy(precision_name):
+    with strategy.scope(), policies.policy(precision_name):
         models = step_lib.build_models(config.model, config.optim, num_styles=3)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
     replica_step = step_lib.make_replica_step(models, feature_extractor, config.vgg,
@@ -57,7 +59,7 @@ def test_float32_policy_keeps_plain_optimizers_and_policy_is_restored():
     assert type(models.g_optimizer) is keras.optimizers.Adam
     assert models.generator.get_layer("stem").compute_dtype == "float32"
     with pytest.raises(ValueError, match="Unknown train.precision 'float8'"):
-        with precision.policy("float8"):
+        with policies.policy("float8"):
             pass
     assert keras.mixed_precision.global_policy().name == "float32"
 

@@ -18,8 +18,8 @@ import typing
 from absl import logging
 
 from losses import adversarial
-from models import discriminator, generator, vgg
-from training import defaults, precision, strategy
+from models import discriminator, generator, precision, vgg
+from training import defaults, strategy
 
 
 def validate(config, num_replicas=None):
@@ -178,6 +178,7 @@ CHECKS = {
     "data.content_resize": RESIZE,
     "data.style_resize": RESIZE,
     "data.cache_styles": ANY_BOOL,
+    "data.cache_contents_mb": at_least(0),
     "model.generator": choice(tuple(generator.VARIANTS)),
     "model.discriminator": choice(tuple(discriminator.VARIANTS)),
     "model.discriminator_kind": choice(discriminator.KINDS),
@@ -216,7 +217,7 @@ CHECKS = {
     "train.d_accuracy_decay": in_range(0.0, 1.0, False,
                                        "a decay in [0, 1) such as 0.9"),
     "train.jit_compile": ANY_BOOL,
-    "train.precision": choice(precision.PRECISIONS),
+    "train.precision": choice(precision.CHOICES),
     **{f"train.{key}": at_least(1) for key in (
         "log_every", "image_every", "checkpoint_every", "keep_checkpoints",
         "max_restores", "collapse_patience", "sample_contents", "sample_styles")},

@@ -37,6 +37,10 @@ def _data():
     data.content_resize = 0        # short side before the crop; 0 = image_size
     data.style_resize = 0          # short side before the crop; 0 = image_size
     data.cache_styles = True       # keep decoded style images in memory
+    # Keep the decoded, resized content photos in memory (uint8) when they fit in this
+    # many MB, so no step waits for a decode; 0 = decode them at every step. Larger
+    # sets are read from their files (or TFRecords) by parallel decoders.
+    data.cache_contents_mb = 1024
     return data
 
 
@@ -137,9 +141,11 @@ def _train():
     # XLA for the train step. Off: on CPU it is 1.1-1.7x slower; try it on GPUs/TPUs
     # with experiments/benchmark.py.
     train.jit_compile = False
-    # "float32", "mixed_float16" (GPUs: loss scaling) or "mixed_bfloat16" (TPUs);
-    # training/precision.py. On CPU float32 is fastest.
-    train.precision = "float32"
+    # "auto": a probe of a few seconds picks the faster of float32 and mixed_bfloat16
+    # on this machine (cached per machine; mixed_float16 on a GPU), logged and in
+    # TensorBoard's text; or "float32", "mixed_float16" (GPUs: loss scaling),
+    # "mixed_bfloat16" (TPUs, CPUs with bfloat16 instructions). models/precision.py.
+    train.precision = "auto"
     train.log_every = 50
     train.image_every = 500
     train.checkpoint_every = 1000

@@ -21,7 +21,7 @@ from absl import logging
 
 from data import pipeline
 from storage import workdir as workdir_lib
-from training import config_check, guards, in_training_eval, run as run_lib
+from training import config_check, guards, in_training_eval, precision, run as run_lib
 from training import sample_grids, step as step_lib, strategy as strategy_lib, summaries
 
 
@@ -57,6 +57,10 @@ def train_and_evaluate(config, workdir):
     config_check.validate(config, strategy.num_replicas_in_sync)
     if config.train.deterministic:
         guards.make_deterministic(config.seed)
+    # Before the seed: the probe builds generators, which draws random weights.
+    precision_choice = precision.choose_for_training(
+        config, strategy.num_replicas_in_sync,
+        any_worker=strategy_lib.any_worker_function(strategy))
     keras.utils.set_random_seed(config.seed)
     # Only the chief writes the run's files, so only it locks the workdir (workers
     # of a multi-worker run share it); the others keep their copy of the demo data
@@ -66,19 +70,20 @@ def train_and_evaluate(config, workdir):
     with workdir_lib.locked(workdir) if chief else contextlib.nullcontext():
         scratch = None if chief else tempfile.mkdtemp(prefix="worker_scratch_")
         try:
-            return _train(config, workdir, strategy, scratch or workdir)
+            return _train(config, workdir, strategy, scratch or workdir,
+                          precision_choice)
         finally:
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _train(config, workdir, strategy, data_root):
+def _train(config, workdir, strategy, data_root, precision_choice):
     chief = strategy_lib.is_chief(strategy)
     data_config = run_lib.resolve_data_config(config.data, data_root)
     # Everything that can refuse the run comes before it writes a file.
     style_names, skipped_files = pipeline.check_data(data_config)
     run_lib.check_styles(workdir, style_names)
-    run = run_lib.build(config, workdir, strategy, style_names)
+    run = run_lib.build(config, workdir, strategy, style_names, precision_choice)
     outputs = _ChiefOutputs(config, data_config, data_root, run, workdir) if chief \
         else None
     run_lib.resume(run, config, workdir, strategy)
@@ -89,6 +94,8 @@ def _train(config, workdir, strategy, data_root):
         if int(run.step) == 0:
             summaries.write_config(config, step=0, workdir=workdir)
             tf.summary.scalar("data/skipped_files", len(skipped_files), step=0)
+        # At every start: a resumed run may run on another machine.
+        tf.summary.text("precision", run.precision.sentence(), step=int(run.step))
         with stop_on_signals() as received:
             # A signal to any worker stops all of them at the same step.
             stopped = _train_with_restores(config, data_config, strategy, run, outputs,

@@ -1,5 +1,11 @@
-"""Mixed precision: `train.precision` = "float32", "mixed_float16" (GPUs) or
-"mixed_bfloat16" (TPUs, recent CPUs).
+"""Mixed precision in training: the choice of `train.precision` for a run, and loss
+scaling.
+
+`train.precision` = "auto" (the default), "float32", "mixed_float16" (GPUs) or
+"mixed_bfloat16" (TPUs, CPUs with bfloat16 instructions). The policies and how
+"auto" chooses are models/precision.py; here the probe is the run's own work: G
+forward+backward at the run's per-replica batch and image size, bounded by its
+number of steps.
 
 Under a mixed policy the layers compute in 16 bits and keep float32 weights. G's
 last activation and D's logits are float32 layers (models/generator.py,
@@ -9,31 +15,41 @@ optimizers are wrapped in keras.optimizers.LossScaleOptimizer, the loss is scale
 before the gradient and the step is skipped (and the scale halved) when a gradient
 overflows.
 """
-import contextlib
-
 import keras
 import tensorflow as tf
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+from models import generator as generator_lib
+from models import precision as precision_lib
 
+def choose_for_training(config, num_replicas, timer=None, any_worker=bool):
+    """The run's precision (a models.precision.Choice) for config.train.precision.
 
-def check_precision(name):
-    if name not in PRECISIONS:
-        raise ValueError(f"Unknown train.precision {name!r}; expected one of "
-                         f"{PRECISIONS}.")
-    return name
-
-
-@contextlib.contextmanager
-def policy(name):
-    """Layers created inside use the dtype policy `name`; the global policy is
-    restored on exit (a layer keeps the policy it was created with)."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(check_precision(name))
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    Call before the run seeds its random generators: the probe builds generators.
+    any_worker: strategy.any_worker_function; with several workers, each probes its
+    own machine and all use float32 when any of them did not choose bfloat16 (the
+    replicas must compute alike).
+    """
+    if config.train.precision == precision_lib.AUTO and config.strategy.name == "tpu":
+        choice = precision_lib.Choice("mixed_bfloat16", "auto, a TPU (its native "
+                                      "mixed precision)")
+        precision_lib.log_choice(choice, "Training")
+        return choice
+    model, size = config.model, config.data.image_size
+    batch = max(1, config.train.batch_size // num_replicas)
+    key = precision_lib.probe_key(
+        f"G {model.generator} code_dim {model.code_dim} batch {batch}", size, "train")
+    units = precision_lib.generator_units(
+        lambda _: generator_lib.build_generator(model.generator, model.code_dim),
+        batch, size, backward=True)
+    choice = precision_lib.choose(config.train.precision, units, key,
+                                  work_units=config.train.num_steps,
+                                  **({"timer": timer} if timer else {}))
+    if any_worker(choice.precision != "mixed_bfloat16") and (
+            choice.precision == "mixed_bfloat16"):
+        choice = precision_lib.Choice("float32", "auto, another worker chose float32",
+                                      choice.ratio, choice.probe_seconds)
+    precision_lib.log_choice(choice, "Training")
+    return choice
 
 
 def wrap_optimizer(optimizer):

@@ -7,10 +7,11 @@ import tensorflow as tf
 from absl import logging
 
 from data import samples
+from models import precision
 from storage import checkpoints as checkpoints_lib
 from storage import workdir as workdir_lib
 from training import balance as balance_lib, checkpointing, ema as ema_lib, export
-from training import precision, step as step_lib, strategy as strategy_lib, warm_start
+from training import step as step_lib, strategy as strategy_lib, warm_start
 
 
 @dataclasses.dataclass
@@ -22,6 +23,7 @@ class Run:
     step: tf.Variable
     checkpoints: checkpointing.RunCheckpoints
     style_names: list
+    precision: precision.Choice   # the compute precision and why (train.precision)
 
     def models_for_sampling(self):
         """What the samples, the evaluation and the export paint with: the EMA's
@@ -52,9 +54,10 @@ def check_styles(workdir, style_names):
             f"now has {list(style_names)}; use a new workdir for different styles.")
 
 
-def build(config, workdir, strategy, style_names):
-    """The run's models and training state, before any checkpoint is restored."""
-    with strategy.scope(), precision.policy(config.train.precision):
+def build(config, workdir, strategy, style_names, precision_choice):
+    """The run's models and training state, before any checkpoint is restored, in
+    the precision `precision_choice` (training.precision.choose_for_training)."""
+    with strategy.scope(), precision.policy(precision_choice.precision):
         models = step_lib.build_models(config.model, config.optim, len(style_names),
                                        vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg, config.model)
@@ -67,7 +70,7 @@ def build(config, workdir, strategy, style_names):
         checkpointing.checkpoint_items(models, step, balance, ema), workdir, strategy,
         config.train.keep_checkpoints)
     return Run(models, feature_extractor, ema, balance, step, checkpoints,
-               list(style_names))
+               list(style_names), precision_choice)
 
 
 def resume(run, config, workdir, strategy):

@@ -145,7 +145,7 @@ def paint_video(model, content, output, *, styles=(), masks=(), strength=1.0,
                 coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
                 keyframes=None, start=0.0, duration=None, max_frames=None,
                 frame_painter=None, filters=(), progress=True, tile_size=0,
-                tile_overlap=128):
+                tile_overlap=128, precision="auto"):
     """Paints a video (any file FFmpeg decodes, or a folder of frames) into `output`
     (an mp4/mov/mkv file, or a folder of PNG frames) and returns a VideoResult.
 
@@ -159,7 +159,7 @@ def paint_video(model, content, output, *, styles=(), masks=(), strength=1.0,
     painting_files.check_max_size(max_size)
     check_video_output(output)
     painter = (model if isinstance(model, painter_lib.Painter) else painter_lib.load(
-        model, tile_size=tile_size, tile_overlap=tile_overlap))
+        model, tile_size=tile_size, tile_overlap=tile_overlap, precision=precision))
     painting_files.check_outputs([output], _input_files(content, styles, masks,
                                                         keyframes))
     with video_io.open_video(content, start, duration, max_frames) as reader:
