@@ -67,8 +67,10 @@ def list_images(folder):
     return [str(folder / path) for path in sorted(relative_paths, key=lambda p: p.parts)]
 
 
-def list_styles(style_dir):
-    """The styles in `style_dir` and their readable image files.
+def list_styles(style_dir, exclude=()):
+    """The styles in `style_dir` and their readable image files, without the files
+    named in `exclude` (a held-out split: a style all of whose files are excluded is
+    not listed).
 
     Each sub-folder holding images (at any depth) is one style named after the
     sub-folder; each image file directly in `style_dir` is a style of its own named after
@@ -90,6 +92,7 @@ def list_styles(style_dir):
         found_any = False
         for entry in sorted(folder.iterdir()):
             name, files = style_of(entry)
+            files = without(files, exclude)
             if not files:
                 continue
             if name in files_by_name:
@@ -104,6 +107,15 @@ def list_styles(style_dir):
                 "image files (.jpg, .png, ...), each of which is one style.")
     names = sorted(files_by_name)
     return names, [files_by_name[name] for name in names]
+
+
+def without(files, exclude):
+    """`files` minus those naming the same file as an entry of `exclude` (compared as
+    real paths, so "a/../b.jpg" and a symbolic link to it count as b.jpg)."""
+    if not exclude:
+        return list(files)
+    excluded = {os.path.realpath(path) for path in exclude}
+    return [path for path in files if os.path.realpath(path) not in excluded]
 
 
 def style_of(entry):

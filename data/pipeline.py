@@ -29,7 +29,7 @@ from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrec
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
-                 start_index=0, tfrecords=None, input_context=None):
+                 start_index=0, tfrecords=None, input_context=None, exclude=()):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -53,6 +53,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         folders, the shares are the parts of the one-pipeline global batch (the same
         stream for any number of workers); from TFRecords each pipeline reads its own
         content shards (file-level sharding) and the same style stream's share.
+      exclude: image files of the two folders that the run must not see (a held-out
+        split, data/split.py).
 
     Returns:
       (dataset, style_names): batches with content and style float32
@@ -73,7 +75,7 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
             tfrecords, pipeline_id, pipelines, start_index, **crop)
     else:
         contents, style_names, files_per_style = folder_contents(
-            content_dir, style_dir, start_index, keep, **crop)
+            content_dir, style_dir, start_index, keep, exclude=exclude, **crop)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
                           start_index, keep=keep)
     dataset = tf.data.Dataset.zip(contents, styles).map(
@@ -117,12 +119,13 @@ def tfrecord_contents(prefix, pipeline_id, pipelines, start_index, image_size, r
     return contents, style_names, files_per_style
 
 
-def folder_contents(content_dir, style_dir, start_index, keep, image_size, resize, seed):
+def folder_contents(content_dir, style_dir, start_index, keep, image_size, resize, seed,
+                    exclude=()):
     """(content crops of the readable photos, style names, style files per style)."""
     # Quiet: check_data has logged the skipped files once, before the run started.
-    content_files = images.keep_readable_images(images.list_images(content_dir),
-                                                content_dir, log=False)
-    style_names, files_per_style = images.list_styles(style_dir)
+    content_files = images.keep_readable_images(
+        images.without(images.list_images(content_dir), exclude), content_dir, log=False)
+    style_names, files_per_style = images.list_styles(style_dir, exclude)
     logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
                  len(content_files), content_dir, len(style_names),
                  sum(map(len, files_per_style)), style_dir)
@@ -137,7 +140,7 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles.
+    cache_styles, exclude.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -145,14 +148,15 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         content_resize=data_config.content_resize or None,
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
-        tfrecords=data_config.tfrecords or None, input_context=input_context)
+        tfrecords=data_config.tfrecords or None, input_context=input_context,
+        exclude=tuple(data_config.exclude))
 
 
 def style_names_from_config(data_config):
     """The sorted style names of the run's data (folders or TFRecords)."""
     if data_config.tfrecords:
         return tfrecords_lib.read_metadata(data_config.tfrecords)["styles"]
-    return images.list_styles(data_config.style_dir)[0]
+    return images.list_styles(data_config.style_dir, tuple(data_config.exclude))[0]
 
 
 def check_data(data_config):
@@ -170,9 +174,11 @@ def check_data(data_config):
     """
     if data_config.tfrecords:
         return style_names_from_config(data_config), []
-    images.keep_readable_images(images.list_images(data_config.content_dir),
-                                data_config.content_dir)
-    style_names = images.list_styles(data_config.style_dir)[0]  # logs its skips
+    images.keep_readable_images(
+        images.without(images.list_images(data_config.content_dir), data_config.exclude),
+        data_config.content_dir)
+    # logs its skips
+    style_names = images.list_styles(data_config.style_dir, tuple(data_config.exclude))[0]
     return style_names, unreadable_files(data_config)
 
 
@@ -181,7 +187,7 @@ def style_files_from_config(data_config):
     TFRecords (decode_image reads both)."""
     if data_config.tfrecords:
         return tfrecords_lib.load_styles(data_config.tfrecords)[1]
-    return images.list_styles(data_config.style_dir)[1]
+    return images.list_styles(data_config.style_dir, tuple(data_config.exclude))[1]
 
 
 def first_images_from_config(data_config, num_contents, num_styles):
@@ -191,8 +197,9 @@ def first_images_from_config(data_config, num_contents, num_styles):
         contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
     else:
         contents = images.keep_readable_images(
-            images.list_images(data_config.content_dir), data_config.content_dir,
-            log=False)[:num_contents]
+            images.without(images.list_images(data_config.content_dir),
+                           data_config.exclude),
+            data_config.content_dir, log=False)[:num_contents]
     files_per_style = style_files_from_config(data_config)
     return contents, [files[0] for files in files_per_style[:num_styles]]
 
@@ -204,7 +211,9 @@ def unreadable_files(data_config):
     if data_config.tfrecords:
         return []
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
-    files = [path for folder in folders for path in images.list_images(folder.strip())]
+    files = images.without([path for folder in folders
+                            for path in images.list_images(folder.strip())],
+                           data_config.exclude)
     return [(path, problem) for path, problem in images.image_problems(files).items()
             if problem is not None]
 

@@ -17,6 +17,7 @@ import typing
 
 from absl import logging
 
+from data import split
 from losses import adversarial
 from models import discriminator, generator, vgg
 from training import defaults, precision, strategy
@@ -178,6 +179,9 @@ CHECKS = {
     "data.content_resize": RESIZE,
     "data.style_resize": RESIZE,
     "data.cache_styles": ANY_BOOL,
+    "data.exclude": Check(
+        lambda value, config: split.exclude_problem(config.data) is None,
+        lambda value, config: split.exclude_problem(config.data)),
     "model.generator": choice(tuple(generator.VARIANTS)),
     "model.discriminator": choice(tuple(discriminator.VARIANTS)),
     "model.discriminator_kind": choice(discriminator.KINDS),

@@ -37,6 +37,10 @@ def _data():
     data.content_resize = 0        # short side before the crop; 0 = image_size
     data.style_resize = 0          # short side before the crop; 0 = image_size
     data.cache_styles = True       # keep decoded style images in memory
+    # A held-out split: image files of content_dir/style_dir training never sees (a
+    # single painting excluded is no style of the run). `python -m data.split` copies
+    # them into folders for evaluate.py.
+    data.exclude = ()
     return data
 
 
