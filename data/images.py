@@ -344,3 +344,20 @@ def random_crop_and_flip(image, image_size, seed):
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
     return tf.image.stateless_random_flip_left_right(image, flip_seed)
+
+
+def random_zoom_crop_and_flip(image, image_size, zoom_range, seed):
+    """A random square crop of side image_size * zoom (zoom uniform in `zoom_range`,
+    at most the image's short side) resized to `image_size`, flipped left-right half
+    the time: the same painting at several scales (zoom < 1 enlarges its strokes).
+
+    `seed` is a shape [2] integer tensor; the same seed gives the same crop.
+    """
+    zoom_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    zoom = tf.random.stateless_uniform([], zoom_seed, zoom_range[0], zoom_range[1])
+    short_side = tf.reduce_min(tf.shape(image)[:2])
+    side = tf.minimum(tf.cast(tf.round(zoom * image_size), tf.int32), short_side)
+    crop = random_crop_and_flip(image, side, crop_seed)
+    resized = tf.image.resize(crop, [image_size, image_size], method="bilinear",
+                              antialias=True)
+    return tf.clip_by_value(resized, 0.0, 1.0)

@@ -23,13 +23,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data import images, seeds
+from data import images, procedural, seeds
 from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrecords`
 
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
-                 start_index=0, tfrecords=None, input_context=None, exclude=()):
+                 start_index=0, tfrecords=None, input_context=None, exclude=(),
+                 procedural_prob=0.0, style_zoom=(1.0, 1.0)):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -55,6 +56,10 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         content shards (file-level sharding) and the same style stream's share.
       exclude: image files of the two folders that the run must not see (a held-out
         split, data/split.py).
+      procedural_prob: the share of style elements replaced by a procedural style
+        (data/procedural.py), with style_id -1.
+      style_zoom: (low, high) range of the style crop's side in units of image_size,
+        resized to image_size (augmentation at several scales); (1, 1) = plain crops.
 
     Returns:
       (dataset, style_names): batches with content and style float32
@@ -77,7 +82,11 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         contents, style_names, files_per_style = folder_contents(
             content_dir, style_dir, start_index, keep, exclude=exclude, **crop)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
-                          start_index, keep=keep)
+                          start_index, keep=keep, zoom=tuple(style_zoom))
+    if procedural_prob > 0:
+        styles = procedural.mix_in(styles, procedural_prob, image_size,
+                                   procedural.colour_pool(files_per_style, seed), seed,
+                                   start_index, keep=keep)
     dataset = tf.data.Dataset.zip(contents, styles).map(
         lambda content, style: {**content, **style})
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -140,7 +149,7 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles, exclude.
+    cache_styles, exclude, procedural_prob, style_zoom_min and style_zoom_max.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -149,7 +158,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
         tfrecords=data_config.tfrecords or None, input_context=input_context,
-        exclude=tuple(data_config.exclude))
+        exclude=tuple(data_config.exclude), procedural_prob=data_config.procedural_prob,
+        style_zoom=(data_config.style_zoom_min, data_config.style_zoom_max))
 
 
 def style_names_from_config(data_config):
@@ -267,12 +277,13 @@ def crop_contents(indexed, image_size, resize, seed):
 
 
 def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0,
-                 keep=None):
+                 keep=None, zoom=(1.0, 1.0)):
     """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
 
     Each element draws a style uniformly, then a file uniformly within that style, so a
     one-painting style is seen as often as a 30-painting collection. Files may also be
-    encoded images (bytes). keep: optional predicate on the example index.
+    encoded images (bytes). keep: optional predicate on the example index. zoom:
+    the crop side's range in units of image_size (images.random_zoom_crop_and_flip).
     """
     counts = [len(files) for files in files_per_style]
     offsets = tf.constant(np.cumsum([0] + counts[:-1]), tf.int32)
@@ -290,8 +301,10 @@ def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0
         file_in_style = tf.random.stateless_uniform(
             [], file_seed, minval=0, maxval=counts[style_id], dtype=tf.int32)
         image = load_file(offsets[style_id] + file_in_style)
-        return {"style": images.random_crop_and_flip(image, image_size, crop_seed),
-                "style_id": style_id}
+        crop = (images.random_crop_and_flip(image, image_size, crop_seed)
+                if zoom == (1.0, 1.0)
+                else images.random_zoom_crop_and_flip(image, image_size, zoom, crop_seed))
+        return {"style": crop, "style_id": style_id}
 
     indexes = tf.data.Dataset.counter(start_index)
     if keep is not None:

@@ -12,6 +12,9 @@ held-out files to folders for evaluate.py with
 
     python -m data.split --config=experiments/paintings.py:heldout --output=runs/heldout
 
+The `arbitrary` variant is `heldout` plus end-to-end arbitrary-style training
+(arbitrary_style below).
+
 Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
 (one sub-folder per style, or one loose image per style). The evaluation during
 training is off: it needs held-out photos, --config.eval.every=250
@@ -58,11 +61,14 @@ def get_config(variant=None):
         config.vgg.weights = "imagenet"
     elif variant == "heldout":
         config.data.exclude = held_out_files()
+    elif variant == "arbitrary":
+        config.data.exclude = held_out_files()
+        config = arbitrary_style(config)
     elif variant == "test":
         config = common.test_variant(config)
     elif variant:
         raise ValueError(f"Unknown variant {variant!r} of paintings; expected "
-                         "'imagenet', 'heldout' or 'test'.")
+                         "'imagenet', 'heldout', 'arbitrary' or 'test'.")
     return config
 
 
@@ -76,6 +82,25 @@ HELD_OUT_COLLECTIONS = ("cezanne", "monet", "ukiyoe", "vangogh")
 HELD_OUT_PHOTOS = ("kodak-colourful-hats", "kodak-red-door-detail",
                    "skimage-coffee-cup", "wikimedia-cecret-lake",
                    "wikimedia-moscow-st-basils", "wikimedia-white-tiger")
+
+
+def arbitrary_style(config):
+    """End-to-end arbitrary style (issue 18): the encoder learns from G's style loss
+    against each style image's own Gram, on the real paintings at several scales, on
+    procedural styles and on photos given as styles; the keep gate follows the
+    strength (model.keep_flag)."""
+    config.model.keep_flag = True
+    config.loss.end_to_end = True
+    # As heavy as the bank styles' Gram term: an arbitrary style is a style.
+    config.loss.arbitrary_weight = config.loss.style_weight
+    # About one procedural style per batch of 4, and a photo as a style now and then
+    # (it must be painted, never passed through); the rest stay the real paintings.
+    config.data.procedural_prob = 0.2
+    config.loss.photo_style_prob = 0.05
+    # Crops of 0.6x-1.25x the training crop (1.25 = the whole 160 px resize).
+    config.data.style_zoom_min = 0.6
+    config.data.style_zoom_max = 1.25
+    return config
 
 
 def held_out_files(root="../shared/data"):
