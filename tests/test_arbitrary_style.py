@@ -265,3 +265,44 @@ def test_the_arbitrary_variant_is_a_valid_config_on_the_heldout_split():
     assert tuple(config.data.exclude) == paintings.held_out_files()
     if os.path.isdir("../shared/data"):
         config_check.validate(config)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
+    """3 steps of the quickstart :test run with the end-to-end objective, procedural
+    styles, photos as styles and zoomed crops; then evaluate.py's encoder methods on
+    loose style images that no bank names."""
+    from evaluation import evaluator
+    from training import loop, summaries
+    config = arbitrary_config(photo_style_prob=0.5, identity_prob=0.25)
+    config.train.pretrain_steps = 1
+    config.data.procedural_prob = 0.5
+    config.data.style_zoom_min, config.data.style_zoom_max = 0.6, 1.0
+    workdir = str(tmp_path / "run")
+    loop.train_and_evaluate(config, workdir)
+    scalars = summaries.read_scalars(workdir)
+    assert sorted(scalars["loss/G/arbitrary"]) == [1, 2, 3]
+    assert all(np.isfinite(value) for value in scalars["loss/G/arbitrary"].values())
+    for index in range(2):
+        write_image(tmp_path / "photos" / f"{index}.png", random_image(40, 40, 3, index))
+        write_image(tmp_path / "unseen" / f"painting{index}.png",
+                    procedural.draw_style([9, index], 40, COLOURS))
+    options = evaluator.Options(
+        output=str(tmp_path / "eval"), model=workdir,
+        content_dir=str(tmp_path / "photos"), style_dir=str(tmp_path / "unseen"),
+        methods=("encoder", "nearest_code", "mean_code", "identity", "gatys"),
+        gatys_steps=2, batch_size=2, crops_per_style=4)
+    results, _ = evaluator.evaluate(options)
+    summaries_of = {name: method["summary"] for name, method in results["methods"].items()}
+    identity, gatys = (summaries_of[name]["gram_distance"] for name in ("identity", "gatys"))
+    for name in ("encoder", "nearest_code", "mean_code"):
+        np.testing.assert_allclose(results["gram_gap_closed"][name], (
+            identity - summaries_of[name]["gram_distance"]) / (identity - gatys))
+        assert summaries_of[name]["mean_abs_change"] > 0
+    assert summaries_of["identity"]["mean_abs_change"] == 0.0
+    assert sorted(results["keep_gates"]) == ["painting0", "painting1"]
+    assert all(0.0 <= gate <= 1.0 for gates in results["keep_gates"].values()
+               for gate in gates)
