@@ -306,3 +306,21 @@ def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
     assert sorted(results["keep_gates"]) == ["painting0", "painting1"]
     assert all(0.0 <= gate <= 1.0 for gates in results["keep_gates"].values()
                for gate in gates)
+
+
+def test_each_arbitrary_ablation_row_adds_one_source_to_the_row_before():
+    from experiments.ablations import arbitrary as rows
+
+    sources = {"end_to_end": {"model.keep_flag", "loss.end_to_end",
+                              "loss.arbitrary_weight", "loss.photo_style_prob"},
+               "procedural": {"data.procedural_prob"},
+               "augmentation": {"data.style_zoom_min", "data.style_zoom_max"}}
+    for before, row in zip(rows.ROWS, rows.ROWS[1:]):
+        old, new = (rows.row_config(name).to_dict() for name in (before, row))
+        changed = {f"{group}.{key}" for group in new if isinstance(new[group], dict)
+                   for key in new[group] if new[group][key] != old[group][key]}
+        assert changed == sources[row], row
+    last = rows.row_config("augmentation").to_dict()
+    full = paintings.get_config("arbitrary").to_dict()
+    for group in ("data", "model", "loss"):
+        assert last[group] == full[group]
