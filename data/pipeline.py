@@ -158,15 +158,22 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
         tfrecords=data_config.tfrecords or None, input_context=input_context,
-        exclude=tuple(data_config.exclude), procedural_prob=data_config.procedural_prob,
-        style_zoom=(data_config.style_zoom_min, data_config.style_zoom_max))
+        exclude=excluded(data_config),
+        procedural_prob=data_config.get("procedural_prob", 0.0),
+        style_zoom=(data_config.get("style_zoom_min", 1.0),
+                    data_config.get("style_zoom_max", 1.0)))
+
+
+def excluded(data_config):
+    """data.exclude (the held-out files); () for configs written before it existed."""
+    return tuple(data_config.get("exclude", ()))
 
 
 def style_names_from_config(data_config):
     """The sorted style names of the run's data (folders or TFRecords)."""
     if data_config.tfrecords:
         return tfrecords_lib.read_metadata(data_config.tfrecords)["styles"]
-    return images.list_styles(data_config.style_dir, tuple(data_config.exclude))[0]
+    return images.list_styles(data_config.style_dir, excluded(data_config))[0]
 
 
 def check_data(data_config):
@@ -185,10 +192,11 @@ def check_data(data_config):
     if data_config.tfrecords:
         return style_names_from_config(data_config), []
     images.keep_readable_images(
-        images.without(images.list_images(data_config.content_dir), data_config.exclude),
+        images.without(images.list_images(data_config.content_dir),
+                       excluded(data_config)),
         data_config.content_dir)
     # logs its skips
-    style_names = images.list_styles(data_config.style_dir, tuple(data_config.exclude))[0]
+    style_names = images.list_styles(data_config.style_dir, excluded(data_config))[0]
     return style_names, unreadable_files(data_config)
 
 
@@ -197,7 +205,7 @@ def style_files_from_config(data_config):
     TFRecords (decode_image reads both)."""
     if data_config.tfrecords:
         return tfrecords_lib.load_styles(data_config.tfrecords)[1]
-    return images.list_styles(data_config.style_dir, tuple(data_config.exclude))[1]
+    return images.list_styles(data_config.style_dir, excluded(data_config))[1]
 
 
 def first_images_from_config(data_config, num_contents, num_styles):
@@ -208,7 +216,7 @@ def first_images_from_config(data_config, num_contents, num_styles):
     else:
         contents = images.keep_readable_images(
             images.without(images.list_images(data_config.content_dir),
-                           data_config.exclude),
+                           excluded(data_config)),
             data_config.content_dir, log=False)[:num_contents]
     files_per_style = style_files_from_config(data_config)
     return contents, [files[0] for files in files_per_style[:num_styles]]
@@ -223,7 +231,7 @@ def unreadable_files(data_config):
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
     files = images.without([path for folder in folders
                             for path in images.list_images(folder.strip())],
-                           data_config.exclude)
+                           excluded(data_config))
     return [(path, problem) for path, problem in images.image_problems(files).items()
             if problem is not None]
 

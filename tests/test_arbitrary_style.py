@@ -297,7 +297,8 @@ def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
         gatys_steps=2, batch_size=2, crops_per_style=4)
     results, _ = evaluator.evaluate(options)
     summaries_of = {name: method["summary"] for name, method in results["methods"].items()}
-    identity, gatys = (summaries_of[name]["gram_distance"] for name in ("identity", "gatys"))
+    identity, gatys = (summaries_of[name]["gram_distance"]
+                       for name in ("identity", "gatys"))
     for name in ("encoder", "nearest_code", "mean_code"):
         np.testing.assert_allclose(results["gram_gap_closed"][name], (
             identity - summaries_of[name]["gram_distance"]) / (identity - gatys))

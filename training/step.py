@@ -68,7 +68,7 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
                                               model_config.code_dim)
     discriminator = discriminator_lib.build_from_config(model_config, vgg_config)
     bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank",
-                               keep_flag=model_config.keep_flag)
+                               keep_flag=model_config.get("keep_flag", False))
     style_encoder = (style_lib.encoder_from_config(model_config, vgg_config)
                      if model_config.encoder else None)
     models = Models(generator, discriminator, bank,
@@ -214,7 +214,12 @@ def paint(context, batch):
                             training=True)
     return Painting(content, style, targets, codes, mixed_codes, fake, identity,
                     mix_weights, encoder_terms,
-                    arbitrary if context.loss_config.end_to_end else None)
+                    arbitrary if end_to_end(context) else None)
+
+
+def end_to_end(context):
+    """loss.end_to_end (False for configs written before it existed)."""
+    return context.loss_config.get("end_to_end", False)
 
 
 def draw_arbitrary(context, batch, content, style):
@@ -223,10 +228,10 @@ def draw_arbitrary(context, batch, content, style):
     style (so a photo as a style is painted, not passed through). Returns (arbitrary
     [B] bool, the style images with those photos swapped in)."""
     arbitrary = batch["style_id"] < 0
-    if context.loss_config.photo_style_prob <= 0:
+    if context.loss_config.get("photo_style_prob", 0.0) <= 0:
         return arbitrary, style
     photo = (tf.random.uniform([tf.shape(content)[0]])
-             < context.loss_config.photo_style_prob)
+             < context.loss_config.get("photo_style_prob", 0.0))
     style = tf.where(photo[:, None, None, None], tf.roll(content, shift=1, axis=0), style)
     return arbitrary | photo, style
 
@@ -261,7 +266,7 @@ def encoder_codes(context, identity, style, style_features, bank_codes, arbitrar
     # Without end_to_end G paints from the encoder's codes but does not move them:
     # the encoder learns only to hit the bank, or its pull toward the bank stalls.
     stopped = tf.stop_gradient(codes_from_images)
-    style_codes = codes_from_images if context.loss_config.end_to_end else stopped
+    style_codes = codes_from_images if end_to_end(context) else stopped
     own_codes = (style_lib.with_keep_flag(stopped, 1.0)
                  if style_lib.has_keep_flag(style_encoder.head) else stopped)
     codes = tf.where(identity[:, None], own_codes,
