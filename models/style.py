@@ -7,9 +7,9 @@ it gets is one painting's, the encoder's reading of an unseen painting, or a ble
 The keep flag (model.keep_flag): the code's last coordinate says "this is the
 content's own code". Every style code has it at 0 -- bank codes (a constraint after
 each update) and the encoder's codes of style images (its last layer) alike -- and
-only content_code() sets it to 1. Strength a mixes a style code with the content's
-own code, so the flag is 1 - a: the keep gate G reads from it is driven by the
-strength, not inferred from what the image looks like. Without the flag the gate can
+only content_code() sets it (to KEEP_FLAG_ON). Strength a mixes a style code with the
+content's own code, so the flag is (1 - a) KEEP_FLAG_ON: the keep gate G reads from
+it is driven by the strength, not inferred from what the image looks like. Without the flag the gate can
 only guess from the encoder's reading of an image, and an unseen painting that reads
 like a photo (or a photo given as a style) opens it and comes back unpainted.
 Bank and encoder codes of styles share the other coordinates, so fusing a bank style
@@ -22,6 +22,11 @@ import numpy as np
 from keras import layers, ops
 
 from models import vgg as vgg_lib
+
+# The keep flag of the content's own code. Larger than one code unit: G's code MLP
+# reads it beside the code_dim - 1 style coordinates (each about N(0, 1)), and at 1
+# the keep gate had not told the content's code from a style's after 300 steps.
+KEEP_FLAG_ON = 4.0
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
@@ -86,7 +91,7 @@ def content_code(encoder, codes):
     """The content's own code from the encoder's codes of the content image: the keep
     flag set to 1 when the encoder has one (models trained without it infer the gate
     from the code, and get the codes unchanged)."""
-    return with_keep_flag(codes, 1.0) if has_keep_flag(encoder) else codes
+    return with_keep_flag(codes, KEEP_FLAG_ON) if has_keep_flag(encoder) else codes
 
 
 def validate_weights(weights, num_codes):

@@ -154,7 +154,7 @@ def test_the_keep_flag_is_zero_for_every_style_code_and_one_for_the_content_code
     np.testing.assert_array_equal(codes[:, -1], 0.0)
     assert np.abs(codes[:, :-1]).sum() > 0
     own = np.asarray(style_lib.content_code(encoder, codes))
-    np.testing.assert_array_equal(own[:, -1], 1.0)
+    np.testing.assert_array_equal(own[:, -1], style_lib.KEEP_FLAG_ON)
     np.testing.assert_array_equal(own[:, :-1], codes[:, :-1])
     # A model trained without the flag gets its codes back unchanged.
     plain = tiny_encoder(keep_flag=False).model

@@ -73,8 +73,8 @@ def _model():
     model.encoder_layers = ("block1_conv1", "block2_conv1", "block3_conv1")
     model.encoder_mlp_width = 128
     # The code's last coordinate is a keep flag: 0 for every style code (bank and
-    # encoder), 1 for the content's own code, so the keep gate follows the strength
-    # instead of guessing from the image (models/style.py).
+    # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
+    # follows the strength instead of guessing from the image (models/style.py).
     model.keep_flag = False
     return model
 

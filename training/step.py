@@ -267,7 +267,7 @@ def encoder_codes(context, identity, style, style_features, bank_codes, arbitrar
     # the encoder learns only to hit the bank, or its pull toward the bank stalls.
     stopped = tf.stop_gradient(codes_from_images)
     style_codes = codes_from_images if end_to_end(context) else stopped
-    own_codes = (style_lib.with_keep_flag(stopped, 1.0)
+    own_codes = (style_lib.with_keep_flag(stopped, style_lib.KEEP_FLAG_ON)
                  if style_lib.has_keep_flag(style_encoder.head) else stopped)
     codes = tf.where(identity[:, None], own_codes,
                      tf.where(use_encoder[:, None], style_codes, bank_codes))
