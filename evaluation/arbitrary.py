@@ -17,7 +17,6 @@ import numpy as np
 
 from data import images
 from models import generator as generator_lib
-from models import style as style_lib
 
 METHODS = ("encoder", "nearest_code", "mean_code")
 
@@ -66,13 +65,6 @@ def gram_gap_closed(method_summaries):
     return {name: (identity - summary["gram_distance"]) / (identity - gatys)
             for name, summary in method_summaries.items()
             if name not in ("identity", "gatys")}
-
-
-def content_code_gates(model, contents):
-    """The keep gate of each photo's own code (strength 0), to show it still opens."""
-    codes = image_codes_of_arrays(model, contents)
-    own = np.asarray(style_lib.content_code(model.source.encoder, codes))
-    return np.clip(np.asarray(generator_lib.keep_gate(model.generator, own)), 0, 1)
 
 
 def image_codes_of_arrays(model, arrays):
