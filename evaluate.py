@@ -4,6 +4,13 @@ r"""Evaluates a trained model (and baselines) on every content x style pair.
         --method=ours,identity,gatys
     python evaluate.py --model=runs/my_styles --content_dir=/path/to/photos \
         --output=/tmp/eval --vgg_weights=imagenet --fusion_pair=monet,vangogh
+    python evaluate.py --model=runs/paintings --style_dir=ANY_FOLDER \
+        --content_dir=/path/to/photos --output=/tmp/eval_unseen \
+        --method=encoder,nearest_code,mean_code,identity,gatys
+
+The last one paints styles the model never saw through its style encoder (with the
+bank-code baselines of evaluation/arbitrary.py), and reports the share of the
+identity -> gatys Gram gap each method closes and the keep gate of every style image.
 
 Writes metrics.json (settings, the classifier's ceiling, per-method summaries, the
 fusion path), metrics.csv (one row per method, content and style), grid_<method>.png
@@ -33,7 +40,9 @@ _STYLE_DIR = flags.DEFINE_string("style_dir", "", "Style folder (one style per "
 _OUTPUT = flags.DEFINE_string("output", None, "Folder for metrics.json, metrics.csv "
                               "and the PNG grids.")
 _METHOD = flags.DEFINE_list("method", ["ours"], "Methods to evaluate: ours, identity, "
-                            "gatys (comma-separated).")
+                            "gatys, and for styles the model never saw (any "
+                            "--style_dir) encoder, nearest_code, mean_code "
+                            "(comma-separated).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 0, "Side of the square content crops; "
                                    "0: the run's data.image_size (256 without a run).")
 _VGG_WEIGHTS = flags.DEFINE_string("vgg_weights", "", "imagenet, random, or a VGG19 "

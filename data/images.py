@@ -67,8 +67,10 @@ def list_images(folder):
     return [str(folder / path) for path in sorted(relative_paths, key=lambda p: p.parts)]
 
 
-def list_styles(style_dir):
-    """The styles in `style_dir` and their readable image files.
+def list_styles(style_dir, exclude=()):
+    """The styles in `style_dir` and their readable image files, without the files
+    named in `exclude` (a held-out split: a style all of whose files are excluded is
+    not listed).
 
     Each sub-folder holding images (at any depth) is one style named after the
     sub-folder; each image file directly in `style_dir` is a style of its own named after
@@ -90,6 +92,7 @@ def list_styles(style_dir):
         found_any = False
         for entry in sorted(folder.iterdir()):
             name, files = style_of(entry)
+            files = without(files, exclude)
             if not files:
                 continue
             if name in files_by_name:
@@ -104,6 +107,15 @@ def list_styles(style_dir):
                 "image files (.jpg, .png, ...), each of which is one style.")
     names = sorted(files_by_name)
     return names, [files_by_name[name] for name in names]
+
+
+def without(files, exclude):
+    """`files` minus those naming the same file as an entry of `exclude` (compared as
+    real paths, so "a/../b.jpg" and a symbolic link to it count as b.jpg)."""
+    if not exclude:
+        return list(files)
+    excluded = {os.path.realpath(path) for path in exclude}
+    return [path for path in files if os.path.realpath(path) not in excluded]
 
 
 def style_of(entry):
@@ -332,3 +344,20 @@ def random_crop_and_flip(image, image_size, seed):
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
     return tf.image.stateless_random_flip_left_right(image, flip_seed)
+
+
+def random_zoom_crop_and_flip(image, image_size, zoom_range, seed):
+    """A random square crop of side image_size * zoom (zoom uniform in `zoom_range`,
+    at most the image's short side) resized to `image_size`, flipped left-right half
+    the time: the same painting at several scales (zoom < 1 enlarges its strokes).
+
+    `seed` is a shape [2] integer tensor; the same seed gives the same crop.
+    """
+    zoom_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    zoom = tf.random.stateless_uniform([], zoom_seed, zoom_range[0], zoom_range[1])
+    short_side = tf.reduce_min(tf.shape(image)[:2])
+    side = tf.minimum(tf.cast(tf.round(zoom * image_size), tf.int32), short_side)
+    crop = random_crop_and_flip(image, side, crop_seed)
+    resized = tf.image.resize(crop, [image_size, image_size], method="bilinear",
+                              antialias=True)
+    return tf.clip_by_value(resized, 0.0, 1.0)

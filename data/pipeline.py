@@ -23,13 +23,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from data import images, seeds
+from data import images, procedural, seeds
 from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrecords`
 
 
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
-                 start_index=0, tfrecords=None, input_context=None, content_cache_mb=0):
+                 start_index=0, tfrecords=None, input_context=None, content_cache_mb=0,
+                 exclude=(), procedural_prob=0.0, style_zoom=(1.0, 1.0)):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -56,6 +57,12 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         folders, the shares are the parts of the one-pipeline global batch (the same
         stream for any number of workers); from TFRecords each pipeline reads its own
         content shards (file-level sharding) and the same style stream's share.
+      exclude: image files of the two folders that the run must not see (a held-out
+        split, data/split.py).
+      procedural_prob: the share of style elements replaced by a procedural style
+        (data/procedural.py), with style_id -1.
+      style_zoom: (low, high) range of the style crop's side in units of image_size,
+        resized to image_size (augmentation at several scales); (1, 1) = plain crops.
 
     Returns:
       (dataset, style_names): batches with content and style float32
@@ -76,9 +83,14 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
             tfrecords, pipeline_id, pipelines, start_index, **crop)
     else:
         contents, style_names, files_per_style = folder_contents(
-            content_dir, style_dir, start_index, keep, content_cache_mb, **crop)
+            content_dir, style_dir, start_index, keep, content_cache_mb,
+            exclude=exclude, **crop)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
-                          start_index, keep=keep)
+                          start_index, keep=keep, zoom=tuple(style_zoom))
+    if procedural_prob > 0:
+        styles = procedural.mix_in(styles, procedural_prob, image_size,
+                                   procedural.colour_pool(files_per_style, seed), seed,
+                                   start_index, keep=keep)
     dataset = tf.data.Dataset.zip(contents, styles).map(
         lambda content, style: {**content, **style})
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -121,12 +133,12 @@ def tfrecord_contents(prefix, pipeline_id, pipelines, start_index, image_size, r
 
 
 def folder_contents(content_dir, style_dir, start_index, keep, cache_mb, image_size,
-                    resize, seed):
+                    resize, seed, exclude=()):
     """(content crops of the readable photos, style names, style files per style)."""
     # Quiet: check_data has logged the skipped files once, before the run started.
-    content_files = images.keep_readable_images(images.list_images(content_dir),
-                                                content_dir, log=False)
-    style_names, files_per_style = images.list_styles(style_dir)
+    content_files = images.keep_readable_images(
+        images.without(images.list_images(content_dir), exclude), content_dir, log=False)
+    style_names, files_per_style = images.list_styles(style_dir, exclude)
     logging.info("Data: %d content images in %s; %d styles with %d images in %s.",
                  len(content_files), content_dir, len(style_names),
                  sum(map(len, files_per_style)), style_dir)
@@ -141,7 +153,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles, cache_contents_mb.
+    cache_styles, cache_contents_mb, exclude, procedural_prob, style_zoom_min and
+    style_zoom_max.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -150,14 +163,23 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         style_resize=data_config.style_resize or None,
         cache_styles=data_config.cache_styles, start_index=start_index,
         tfrecords=data_config.tfrecords or None, input_context=input_context,
-        content_cache_mb=data_config.get("cache_contents_mb", 0))
+        content_cache_mb=data_config.get("cache_contents_mb", 0),
+        exclude=excluded(data_config),
+        procedural_prob=data_config.get("procedural_prob", 0.0),
+        style_zoom=(data_config.get("style_zoom_min", 1.0),
+                    data_config.get("style_zoom_max", 1.0)))
+
+
+def excluded(data_config):
+    """data.exclude (the held-out files); () for configs written before it existed."""
+    return tuple(data_config.get("exclude", ()))
 
 
 def style_names_from_config(data_config):
     """The sorted style names of the run's data (folders or TFRecords)."""
     if data_config.tfrecords:
         return tfrecords_lib.read_metadata(data_config.tfrecords)["styles"]
-    return images.list_styles(data_config.style_dir)[0]
+    return images.list_styles(data_config.style_dir, excluded(data_config))[0]
 
 
 def check_data(data_config):
@@ -175,9 +197,12 @@ def check_data(data_config):
     """
     if data_config.tfrecords:
         return style_names_from_config(data_config), []
-    images.keep_readable_images(images.list_images(data_config.content_dir),
-                                data_config.content_dir)
-    style_names = images.list_styles(data_config.style_dir)[0]  # logs its skips
+    images.keep_readable_images(
+        images.without(images.list_images(data_config.content_dir),
+                       excluded(data_config)),
+        data_config.content_dir)
+    # logs its skips
+    style_names = images.list_styles(data_config.style_dir, excluded(data_config))[0]
     return style_names, unreadable_files(data_config)
 
 
@@ -186,7 +211,7 @@ def style_files_from_config(data_config):
     TFRecords (decode_image reads both)."""
     if data_config.tfrecords:
         return tfrecords_lib.load_styles(data_config.tfrecords)[1]
-    return images.list_styles(data_config.style_dir)[1]
+    return images.list_styles(data_config.style_dir, excluded(data_config))[1]
 
 
 def first_images_from_config(data_config, num_contents, num_styles):
@@ -196,8 +221,9 @@ def first_images_from_config(data_config, num_contents, num_styles):
         contents = tfrecords_lib.first_contents(data_config.tfrecords, num_contents)
     else:
         contents = images.keep_readable_images(
-            images.list_images(data_config.content_dir), data_config.content_dir,
-            log=False)[:num_contents]
+            images.without(images.list_images(data_config.content_dir),
+                           excluded(data_config)),
+            data_config.content_dir, log=False)[:num_contents]
     files_per_style = style_files_from_config(data_config)
     return contents, [files[0] for files in files_per_style[:num_styles]]
 
@@ -209,7 +235,9 @@ def unreadable_files(data_config):
     if data_config.tfrecords:
         return []
     folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
-    files = [path for folder in folders for path in images.list_images(folder.strip())]
+    files = images.without([path for folder in folders
+                            for path in images.list_images(folder.strip())],
+                           excluded(data_config))
     return [(path, problem) for path, problem in images.image_problems(files).items()
             if problem is not None]
 
@@ -296,12 +324,13 @@ def content_cache_loader(files, resize, budget_mb):
 
 
 def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0,
-                 keep=None):
+                 keep=None, zoom=(1.0, 1.0)):
     """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
 
     Each element draws a style uniformly, then a file uniformly within that style, so a
     one-painting style is seen as often as a 30-painting collection. Files may also be
-    encoded images (bytes). keep: optional predicate on the example index.
+    encoded images (bytes). keep: optional predicate on the example index. zoom:
+    the crop side's range in units of image_size (images.random_zoom_crop_and_flip).
     """
     counts = [len(files) for files in files_per_style]
     offsets = tf.constant(np.cumsum([0] + counts[:-1]), tf.int32)
@@ -319,8 +348,10 @@ def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0
         file_in_style = tf.random.stateless_uniform(
             [], file_seed, minval=0, maxval=counts[style_id], dtype=tf.int32)
         image = load_file(offsets[style_id] + file_in_style)
-        return {"style": images.random_crop_and_flip(image, image_size, crop_seed),
-                "style_id": style_id}
+        crop = (images.random_crop_and_flip(image, image_size, crop_seed)
+                if zoom == (1.0, 1.0)
+                else images.random_zoom_crop_and_flip(image, image_size, zoom, crop_seed))
+        return {"style": crop, "style_id": style_id}
 
     indexes = tf.data.Dataset.counter(start_index)
     if keep is not None:

@@ -32,7 +32,7 @@ import tensorflow as tf
 import painting
 from painting import plan as painting_plan
 from data import images
-from evaluation import baselines, classifier as classifier_lib, metrics
+from evaluation import arbitrary, baselines, classifier as classifier_lib, metrics
 from evaluation import style_reference
 from evaluation.during_training import FUSION_WEIGHTS
 from losses import perceptual
@@ -42,10 +42,10 @@ from models import vgg as vgg_lib
 from storage import atomic
 from storage import workdir as workdir_lib
 
-METHODS = ("ours", "identity", "gatys")
+METHODS = ("ours", "identity", "gatys") + arbitrary.METHODS
 # Columns of metrics.csv after method, content and style; also the summary keys.
 PAIR_METRICS = ("content_distance", "ssim_y", "gram_distance", "mean_std_distance",
-                "total_variation", "objective", "target_posterior")
+                "total_variation", "objective", "target_posterior", "mean_abs_change")
 GRID_CONTENTS = 4
 # Files of the output folder besides the grid PNGs.
 OUTPUT_FILES = ("metrics.json", "metrics.csv")
@@ -100,9 +100,11 @@ def resolve_settings(options):
         raise painting.UsageError(
             f"--crops_per_style={options.crops_per_style} must be at least 2 (half as "
             f"many crops are held back).")
-    if "ours" in options.methods and not options.model:
-        raise painting.UsageError("--model is required to evaluate method 'ours'; "
-                                  "expected a run's workdir or export folder.")
+    needs_model = sorted(set(options.methods) & {"ours", *arbitrary.METHODS})
+    if needs_model and not options.model:
+        raise painting.UsageError(f"--model is required to evaluate method "
+                                  f"{needs_model[0]!r}; expected a run's workdir or "
+                                  f"export folder.")
     config, workdir = painting.find_run_config(options.model)
     vgg, loss = _vgg_and_loss(config or options.default_config)
     train_size = config["data"]["image_size"] if config else 256
@@ -334,6 +336,14 @@ def make_method(name, settings, network, style_data, model):
     return Method(run_ours, run_ours)
 
 
+def codes_method(model, codes):
+    """The Method painting style j with codes[j] (the arbitrary-style methods)."""
+    def run_codes(contents, style_ids):
+        return model.paint_codes(contents, codes[np.asarray(style_ids)])
+
+    return Method(run_codes, run_codes)
+
+
 def bank_indices(style_names, bank_names, style_dir):
     """Index in the model's style bank of each evaluated style, matched by name."""
     missing = [name for name in style_names if name not in bank_names]
@@ -351,8 +361,9 @@ def evaluate(options):
     """Runs the whole evaluation; returns (results dict, csv rows)."""
     settings = resolve_settings(options)
     # First: a damaged model fails in a second, not after the features are computed.
+    uses_model = set(settings["methods"]) & {"ours", *arbitrary.METHODS}
     model = (painting.load(settings["model"], precision=options.precision)
-             if "ours" in settings["methods"] else None)
+             if uses_model else None)
     network = FeatureNetwork(settings["vgg"])
     settings = describe_features(settings, network.description)
     content_files = images.keep_readable_images(
@@ -367,8 +378,10 @@ def evaluate(options):
     results = {"settings": settings, "classifier": style_data.classifier_report,
                "styles": style_data.names, "contents": content_names, "methods": {}}
     rows = []
+    encoder_codes = encoder_methods(settings, style_data, model, results)
     for name in settings["methods"]:
-        method = make_method(name, settings, network, style_data, model)
+        method = (codes_method(model, encoder_codes[name]) if name in encoder_codes
+                  else make_method(name, settings, network, style_data, model))
         method_results, pair_rows = evaluate_method(
             name, method, contents, content_names, style_data, network, settings)
         if name == "ours":
@@ -378,7 +391,21 @@ def evaluate(options):
                                                   style_data, network, settings))
         results["methods"][name] = method_results
         rows.extend(pair_rows)
+    results["gram_gap_closed"] = arbitrary.gram_gap_closed(
+        {name: method["summary"] for name, method in results["methods"].items()})
     return results, rows
+
+
+def encoder_methods(settings, style_data, model, results):
+    """The codes of the arbitrary-style methods (evaluation/arbitrary.py), and the
+    keep gate of every style image's encoder code into results["keep_gates"]."""
+    if not set(settings["methods"]) & set(arbitrary.METHODS):
+        return {}
+    codes, per_image = arbitrary.style_codes(model, settings["style_dir"],
+                                             style_data.names,
+                                             settings["max_style_images"])
+    results["keep_gates"] = arbitrary.keep_gates(model, per_image)
+    return codes
 
 
 def evaluate_method(name, method, contents, content_names, style_data, network,
@@ -467,6 +494,9 @@ def pair_metrics(outputs, contents, style_ids, style_data, network, settings):
             perceptual.channel_statistics(style_features), statistics),
         "total_variation": np.asarray(perceptual.total_variation(outputs), np.float64),
         "target_posterior": posteriors[np.arange(len(outputs)), style_ids],
+        # mean |output - photo|: near 0 when the photo is passed through unpainted.
+        "mean_abs_change": np.abs(np.asarray(outputs, np.float64)
+                                  - np.asarray(contents, np.float64)).mean(axis=(1, 2, 3)),
     }
     weights = settings["loss_weights"]
     values["objective"] = (weights["content_weight"] * values["content_distance"]
@@ -627,6 +657,13 @@ def markdown_table(results):
         cells = [name] + [fmt.format(method["summary"][key])
                           for key, _, fmt in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
+    for name, share in results.get("gram_gap_closed", {}).items():
+        lines.append(f"{name}: {100 * share:.1f}% of the identity -> gatys Gram gap "
+                     f"closed.")
+    if results.get("keep_gates"):
+        gates = {name: max(values) for name, values in results["keep_gates"].items()}
+        lines.append("Keep gate at strength 1, largest per style: " + ", ".join(
+            f"{name} {gate:.3f}" for name, gate in gates.items()) + ".")
     ceiling = results["classifier"]["held_back_accuracy"]
     lines.append(f"\nClassifier accuracy on held-back real style crops (the deception "
                  f"ceiling): {ceiling:.3f} (chance {results['classifier']['chance']:.3f}).")

@@ -6,6 +6,15 @@ style encoder and fusion-aware training are on: this is the model the figures us
     python train.py --config=experiments/paintings.py --workdir=runs/paintings
     python -m experiments.figures --run=runs/paintings --output=figures   # figures 1-9
 
+The `heldout` variant trains on the same data without the held-out split of issue 18
+(HELD_OUT_* below: 3 single paintings, 5 works of each collection, 6 photos); copy the
+held-out files to folders for evaluate.py with
+
+    python -m data.split --config=experiments/paintings.py:heldout --output=runs/heldout
+
+The `arbitrary` variant is `heldout` plus end-to-end arbitrary-style training
+(arbitrary_style below).
+
 Use your own folders with --config.data.content_dir=... --config.data.style_dir=...
 (one sub-folder per style, or one loose image per style). The evaluation during
 training is off: it needs held-out photos, --config.eval.every=250
@@ -50,9 +59,54 @@ def get_config(variant=None):
     config.train.sample_styles = 4
     if variant == "imagenet":
         config.vgg.weights = "imagenet"
+    elif variant == "heldout":
+        config.data.exclude = held_out_files()
+    elif variant == "arbitrary":
+        config.data.exclude = held_out_files()
+        config = arbitrary_style(config)
     elif variant == "test":
         config = common.test_variant(config)
     elif variant:
-        raise ValueError(
-            f"Unknown variant {variant!r} of paintings; expected 'imagenet' or 'test'.")
+        raise ValueError(f"Unknown variant {variant!r} of paintings; expected "
+                         "'imagenet', 'heldout', 'arbitrary' or 'test'.")
     return config
+
+
+# The held-out split (issue 18): 3 single paintings of clearly different kinds (an
+# impressionist pond, an expressionist figure, a cubist-abstract canvas), 5 spread-out
+# works of each collection, and 6 photos. The Starry Night and the Great Wave stay in
+# training: other experiments use them as trained styles.
+HELD_OUT_PAINTINGS = ("monet-water-lilies", "munch-the-scream", "picabia-udnie")
+HELD_OUT_WORKS = ("005", "011", "017", "023", "029")
+HELD_OUT_COLLECTIONS = ("cezanne", "monet", "ukiyoe", "vangogh")
+HELD_OUT_PHOTOS = ("kodak-colourful-hats", "kodak-red-door-detail",
+                   "skimage-coffee-cup", "wikimedia-cecret-lake",
+                   "wikimedia-moscow-st-basils", "wikimedia-white-tiger")
+
+
+def arbitrary_style(config):
+    """End-to-end arbitrary style (issue 18): the encoder learns from G's style loss
+    against each style image's own Gram, on the real paintings at several scales, on
+    procedural styles and on photos given as styles; the keep gate follows the
+    strength (model.keep_flag)."""
+    config.model.keep_flag = True
+    config.loss.end_to_end = True
+    # As heavy as the bank styles' Gram term: an arbitrary style is a style.
+    config.loss.arbitrary_weight = config.loss.style_weight
+    # About one procedural style per batch of 4, and a photo as a style now and then
+    # (it must be painted, never passed through); the rest stay the real paintings.
+    config.data.procedural_prob = 0.2
+    config.loss.photo_style_prob = 0.05
+    # Crops of 0.6x-1.25x the training crop (1.25 = the whole 160 px resize).
+    config.data.style_zoom_min = 0.6
+    config.data.style_zoom_max = 1.25
+    return config
+
+
+def held_out_files(root="../shared/data"):
+    """data.exclude of the heldout variant: the paths of every held-out file."""
+    return tuple(
+        [f"{root}/styles/{name}.jpg" for name in HELD_OUT_PAINTINGS]
+        + [f"{root}/collections/{collection}/{work}.jpg"
+           for collection in HELD_OUT_COLLECTIONS for work in HELD_OUT_WORKS]
+        + [f"{root}/content/{name}.jpg" for name in HELD_OUT_PHOTOS])

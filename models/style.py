@@ -3,6 +3,17 @@
 Every style lives in one shared code space. Fusing styles is done on codes only
 (one mechanism, many controls): the generator never knows whether the code
 it gets is one painting's, the encoder's reading of an unseen painting, or a blend.
+
+The keep flag (model.keep_flag): the code's last coordinate says "this is the
+content's own code". Every style code has it at 0 -- bank codes (a constraint after
+each update) and the encoder's codes of style images (its last layer) alike -- and
+only content_code() sets it (to KEEP_FLAG_ON). Strength a mixes a style code with the
+content's own code, so the flag is (1 - a) KEEP_FLAG_ON: the keep gate G reads from
+it is driven by the strength, not inferred from what the image looks like. Without the flag the gate can
+only guess from the encoder's reading of an image, and an unseen painting that reads
+like a photo (or a photo given as a style) opens it and comes back unpainted.
+Bank and encoder codes of styles share the other coordinates, so fusing a bank style
+with an uploaded painting is still a convex mix of two style codes (flag 0).
 """
 import dataclasses
 
@@ -11,6 +22,11 @@ import numpy as np
 from keras import layers, ops
 
 from models import vgg as vgg_lib
+
+# The keep flag of the content's own code. Larger than one code unit: G's code MLP
+# reads it beside the code_dim - 1 style coordinates (each about N(0, 1)), and at 1
+# the keep gate had not told the content's code from a style's after 300 steps.
+KEEP_FLAG_ON = 4.0
 
 
 @keras.saving.register_keras_serializable(package="stylefusion")
@@ -21,20 +37,61 @@ class StyleBank(layers.Layer):
     trained with the generator.
     """
 
-    def __init__(self, num_styles, code_dim, **kwargs):
+    def __init__(self, num_styles, code_dim, keep_flag=False, **kwargs):
         super().__init__(**kwargs)
         self.num_styles = num_styles
         self.code_dim = code_dim
+        self.keep_flag = keep_flag
         self.codes = self.add_weight(
             shape=(num_styles, code_dim), name="codes",
-            initializer=keras.initializers.RandomNormal(stddev=1.0))
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+            constraint=ZeroKeepFlagConstraint() if keep_flag else None)
+        if keep_flag:
+            self.codes.assign(with_keep_flag(self.codes, 0.0))
 
     def call(self, style_ids):
         return ops.take(self.codes, ops.cast(style_ids, "int32"), axis=0)
 
     def get_config(self):
         return {**super().get_config(), "num_styles": self.num_styles,
-                "code_dim": self.code_dim}
+                "code_dim": self.code_dim, "keep_flag": self.keep_flag}
+
+
+def with_keep_flag(codes, value):
+    """Codes [..., D] with the last coordinate (the keep flag) set to `value`."""
+    codes = ops.convert_to_tensor(codes, "float32")
+    return ops.concatenate(
+        [codes[..., :-1], ops.full(ops.shape(codes[..., -1:]), value, "float32")], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
+class ZeroKeepFlagConstraint(keras.constraints.Constraint):
+    """Keeps a bank's keep flags at 0 after every optimizer update: a bank code is a
+    style's code, never the content's own."""
+
+    def __call__(self, codes):
+        return with_keep_flag(codes, 0.0)
+
+
+@keras.saving.register_keras_serializable(package="stylefusion")
+class ZeroKeepFlag(layers.Layer):
+    """The encoder's last layer with model.keep_flag: the code of any image given as a
+    style has keep flag 0 (content_code() makes the content's own code)."""
+
+    def call(self, codes):
+        return with_keep_flag(codes, 0.0)
+
+
+def has_keep_flag(encoder):
+    """Whether a (loaded) encoder model writes the keep flag (model.keep_flag)."""
+    return any(isinstance(layer, ZeroKeepFlag) for layer in encoder.layers)
+
+
+def content_code(encoder, codes):
+    """The content's own code from the encoder's codes of the content image: the keep
+    flag set to 1 when the encoder has one (models trained without it infer the gate
+    from the code, and get the codes unchanged)."""
+    return with_keep_flag(codes, KEEP_FLAG_ON) if has_keep_flag(encoder) else codes
 
 
 def validate_weights(weights, num_codes):
@@ -100,7 +157,7 @@ class _EncoderHead:
     features given as inputs, so the two models share every weight.
     """
 
-    def __init__(self, vgg_layers, code_dim, mlp_width):
+    def __init__(self, vgg_layers, code_dim, mlp_width, keep_flag=False):
         self.statistics = {layer: ChannelStatistics(name=f"statistics_{layer}")
                            for layer in vgg_layers}
         self.concatenate = layers.Concatenate(name="statistics")
@@ -108,11 +165,13 @@ class _EncoderHead:
         self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
                                    name="encoder_hidden")
         self.code = layers.Dense(code_dim, name="encoder_code")
+        self.keep_flag = ZeroKeepFlag(name="zero_keep_flag") if keep_flag else None
 
     def __call__(self, features):
         x = self.concatenate([statistics(features[layer])
                               for layer, statistics in self.statistics.items()])
-        return self.code(self.hidden(self.normalise(x)))
+        code = self.code(self.hidden(self.normalise(x)))
+        return code if self.keep_flag is None else self.keep_flag(code)
 
 
 @dataclasses.dataclass
@@ -131,7 +190,7 @@ class StyleEncoder:
 
 
 def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
-                        name="style_encoder"):
+                        name="style_encoder", keep_flag=False):
     """Style encoder E: images -> codes, as a StyleEncoder (model and head).
 
     Statistics of frozen VGG features -> a two-layer MLP, so any image (a painting
@@ -149,9 +208,11 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
         every one of its outputs is read.
       code_dim: length of a style code (the bank's).
       mlp_width: hidden width of the MLP.
+      keep_flag: the codes' last coordinate is the keep flag, 0 for every image
+        (module docstring).
     """
     vgg_layers = tuple(sorted(feature_extractor.output))
-    head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width)
+    head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width, keep_flag)
     images = keras.Input((None, None, 3), name="style_image")
     model = keras.Model(images, head_layers(feature_extractor(images)), name=name)
     features = {layer: keras.Input((None, None, output.shape[-1]), name=layer)
@@ -169,4 +230,5 @@ def encoder_from_config(model_config, vgg_config):
         model_config.encoder_layers, weights=vgg_config.weights,
         fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
     return build_style_encoder(features, model_config.code_dim,
-                               model_config.encoder_mlp_width)
+                               model_config.encoder_mlp_width,
+                               keep_flag=model_config.get("keep_flag", False))

@@ -126,7 +126,9 @@ class FusionPlan:
         if self.coarse_code is not None or self.fine_code is not None:
             fine = main if self.fine_code is None else _one_code(self.fine_code)
         if self.strength < 1.0:
-            content_code = encode_image(content, source)
+            # With a keep flag (models/style.py) the content's own code says so.
+            content_code = np.asarray(style_lib.content_code(
+                source.encoder, encode_image(content, source)), np.float32)
             coarse = coarse.with_strength(content_code, self.strength)
             fine = fine and fine.with_strength(content_code, self.strength)
         return coarse, fine

@@ -17,6 +17,7 @@ import typing
 
 from absl import logging
 
+from data import split
 from losses import adversarial
 from models import discriminator, generator, precision, vgg
 from training import defaults, strategy
@@ -179,6 +180,19 @@ CHECKS = {
     "data.style_resize": RESIZE,
     "data.cache_styles": ANY_BOOL,
     "data.cache_contents_mb": at_least(0),
+    "data.procedural_prob": Check(
+        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
+        "a probability in [0, 1], and 0 unless loss.end_to_end is on (a procedural "
+        "style has no bank code)"),
+    "data.style_zoom_min": Check(lambda value, config: 0 < value <= 4,
+                                 "a zoom in (0, 4] such as 0.6"),
+    "data.style_zoom_max": Check(
+        lambda value, config: config.data.style_zoom_min <= value <= 4,
+        lambda value, config: f"a zoom in [data.style_zoom_min "
+                              f"({config.data.style_zoom_min}), 4]"),
+    "data.exclude": Check(
+        lambda value, config: split.exclude_problem(config.data) is None,
+        lambda value, config: split.exclude_problem(config.data)),
     "model.generator": choice(tuple(generator.VARIANTS)),
     "model.discriminator": choice(tuple(discriminator.VARIANTS)),
     "model.discriminator_kind": choice(discriminator.KINDS),
@@ -189,6 +203,11 @@ CHECKS = {
     "model.encoder": ANY_BOOL,
     "model.encoder_layers": LAYERS,
     "model.encoder_mlp_width": at_least(1),
+    "model.keep_flag": Check(
+        lambda value, config: not value or (config.model.encoder
+                                            and config.model.code_dim >= 2),
+        "false unless model.encoder is on and model.code_dim >= 2 (the flag is the "
+        "code's last coordinate, for the content's own code)"),
     "vgg.weights": Check(
         lambda value, config: value in ("imagenet", "random") or os.path.isfile(value),
         "'imagenet', 'random' or the path of an existing VGG19 weights file"),
@@ -199,9 +218,16 @@ CHECKS = {
     "loss.adversarial": choice(adversarial.KINDS),
     **{f"loss.{key}": WEIGHT for key in (
         "adv_weight", "content_weight", "style_weight", "tv_weight", "r1_weight",
-        "encoder_weight", "identity_weight", "keep_weight")},
+        "encoder_weight", "identity_weight", "keep_weight", "arbitrary_weight")},
+    "loss.end_to_end": Check(
+        lambda value, config: not value or config.model.encoder,
+        "false unless model.encoder is on (it trains the encoder)"),
     **{f"loss.{key}": PROBABILITY for key in ("encoder_prob", "identity_prob",
                                               "mix_prob")},
+    "loss.photo_style_prob": Check(
+        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
+        "a probability in [0, 1], and 0 unless loss.end_to_end is on (a photo given "
+        "as a style has no bank code)"),
     "optim.g_lr": LEARNING_RATE,
     "optim.d_lr": LEARNING_RATE,
     "optim.beta_1": ADAM_BETA,

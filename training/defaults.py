@@ -41,6 +41,20 @@ def _data():
     # many MB, so no step waits for a decode; 0 = decode them at every step. Larger
     # sets are read from their files (or TFRecords) by parallel decoders.
     data.cache_contents_mb = 1024
+    # A held-out split: image files of content_dir/style_dir training never sees (a
+    # single painting excluded is no style of the run). `python -m data.split` copies
+    # them into folders for evaluate.py.
+    data.exclude = ()
+    # Arbitrary-style training (issue 18; needs model.encoder and loss.end_to_end):
+    # the share of style examples replaced by a procedural style (data/procedural.py:
+    # random stroke family, scale, direction, density, a palette of the paintings'
+    # colours), painted from the encoder's code. 0 = off.
+    data.procedural_prob = 0.0
+    # Style crops of side image_size * zoom, zoom uniform in [min, max] (capped at
+    # the resized image's short side), resized to image_size: the paintings at
+    # several scales. 1, 1 = plain crops (flips are always on).
+    data.style_zoom_min = 1.0
+    data.style_zoom_max = 1.0
     return data
 
 
@@ -62,6 +76,10 @@ def _model():
     model.encoder = False
     model.encoder_layers = ("block1_conv1", "block2_conv1", "block3_conv1")
     model.encoder_mlp_width = 128
+    # The code's last coordinate is a keep flag: 0 for every style code (bank and
+    # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
+    # follows the strength instead of guessing from the image (models/style.py).
+    model.keep_flag = False
     return model
 
 
@@ -107,6 +125,15 @@ def _loss():
     # random convex mix of its code and its batch neighbour's, against the same mix of
     # their Gram targets, so blends are learned rather than extrapolated. 0 = off.
     loss.mix_prob = 0.0
+    # End-to-end arbitrary style (Ghiasi et al. 2017; training/step.py
+    # arbitrary_objective): encoder codes of style images keep their gradient, so G's
+    # style loss against that image's own Gram trains the encoder. Examples of an
+    # arbitrary style (procedural, or with probability photo_style_prob another photo
+    # of the batch given as the style) have no bank code: they get neither the pull
+    # nor the GAN, and their style loss is the loss/G/arbitrary term.
+    loss.end_to_end = False
+    loss.arbitrary_weight = 10.0
+    loss.photo_style_prob = 0.0
     return loss
 
 

@@ -3,7 +3,8 @@
 One step, per replica (replica_step):
   paint()                    codes (bank, encoder, mixed with a neighbour's) -> fakes;
   judge()                    D on the fakes and the real style images (stage 2 only);
-  generator_objective()      perceptual + keep [+ encoder + identity] [+ adversarial];
+  generator_objective()      perceptual [+ arbitrary] + keep [+ encoder + identity]
+                             [+ adversarial];
   discriminator_objective()  adversarial + R1;
 then both players are updated from the same fake batch.
 """
@@ -66,7 +67,8 @@ def build_models(model_config, optim_config, num_styles, vgg_config=None):
     generator = generator_lib.build_generator(model_config.generator,
                                               model_config.code_dim)
     discriminator = discriminator_lib.build_from_config(model_config, vgg_config)
-    bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank")
+    bank = style_lib.StyleBank(num_styles, model_config.code_dim, name="style_bank",
+                               keep_flag=model_config.get("keep_flag", False))
     style_encoder = (style_lib.encoder_from_config(model_config, vgg_config)
                      if model_config.encoder else None)
     models = Models(generator, discriminator, bank,
@@ -120,6 +122,9 @@ class Painting:
     identity: tf.Tensor | None  # bool [B], examples painted in their own style
     mix_weights: tf.Tensor | None  # [B], each example's weight of its own code
     encoder_terms: dict  # {"encoder": pull toward the bank} when the encoder is on
+    # bool [B]: examples of an arbitrary style (procedural, a photo given as a style)
+    # painted from the encoder's code, with no bank code; None when there are none.
+    arbitrary: tf.Tensor | None = None
 
 
 @dataclasses.dataclass
@@ -128,6 +133,9 @@ class Judgement:
     fake_logits: tf.Tensor
     real_logits: tf.Tensor
     r1: tf.Tensor
+    # float [B]: 1 for examples the GAN judges, 0 for arbitrary styles (no bank code,
+    # so no code D could condition on); None = all examples.
+    weights: tf.Tensor | None = None
 
 
 def make_replica_step(models, feature_extractor, vgg_config, loss_config,
@@ -188,21 +196,44 @@ def paint(context, batch):
     models = context.models
     content, style = batch["content"], batch["style"]
     batch_size = tf.shape(content)[0]
-    codes = models.bank(batch["style_id"])
-    identity, encoder_terms = None, {}
+    # A negative style id is an arbitrary style (data/procedural.py): no bank code.
+    codes = models.bank(tf.maximum(batch["style_id"], 0))
+    identity, encoder_terms, arbitrary = None, {}, None
     if models.style_encoder is not None:
+        arbitrary, style = draw_arbitrary(context, batch, content, style)
         identity, style = draw_identity(context, content, style)
+        arbitrary = arbitrary & ~identity
     # Targets need no gradient: one VGG pass over content and style together.
     targets = context.feature_extractor(tf.concat([content, style], axis=0))
     if models.style_encoder is not None:
         style_features = {name: value[batch_size:] for name, value in targets.items()}
         codes, encoder_terms = encoder_codes(context, identity, style, style_features,
-                                             codes)
+                                             codes, arbitrary)
     mixed_codes, mix_weights = mix_codes(context, codes, identity)
     fake = models.generator([content, generator_lib.as_code_map(mixed_codes)],
                             training=True)
     return Painting(content, style, targets, codes, mixed_codes, fake, identity,
-                    mix_weights, encoder_terms)
+                    mix_weights, encoder_terms,
+                    arbitrary if end_to_end(context) else None)
+
+
+def end_to_end(context):
+    """loss.end_to_end (False for configs written before it existed)."""
+    return context.loss_config.get("end_to_end", False)
+
+
+def draw_arbitrary(context, batch, content, style):
+    """Examples of an arbitrary style: the stream's procedural ones (style id < 0)
+    and, with probability photo_style_prob, another photo of the batch given as the
+    style (so a photo as a style is painted, not passed through). Returns (arbitrary
+    [B] bool, the style images with those photos swapped in)."""
+    arbitrary = batch["style_id"] < 0
+    if context.loss_config.get("photo_style_prob", 0.0) <= 0:
+        return arbitrary, style
+    photo = (tf.random.uniform([tf.shape(content)[0]])
+             < context.loss_config.get("photo_style_prob", 0.0))
+    style = tf.where(photo[:, None, None, None], tf.roll(content, shift=1, axis=0), style)
+    return arbitrary | photo, style
 
 
 def draw_identity(context, content, style):
@@ -213,26 +244,39 @@ def draw_identity(context, content, style):
     return identity, tf.where(identity[:, None, None, None], content, style)
 
 
-def encoder_codes(context, identity, style, style_features, bank_codes):
+def encoder_codes(context, identity, style, style_features, bank_codes, arbitrary):
     """Swaps in encoder codes, with probability encoder_prob and always for identity
-    examples (`style` holds the content there); returns (codes, {"encoder": pull})."""
+    examples (`style` holds the content there) and arbitrary styles; returns (codes,
+    {"encoder": pull}).
+
+    With loss.end_to_end the codes of style images keep their gradient: G's losses
+    on those examples, the style loss against that image's own Gram first, train
+    the encoder (Ghiasi et al. 2017). The content's own code (identity examples)
+    stays stopped, and is marked by the keep flag with model.keep_flag.
+    """
     style_encoder = context.models.style_encoder
     use_encoder = (tf.random.uniform([tf.shape(style)[0]])
-                   < context.loss_config.encoder_prob)
+                   < context.loss_config.encoder_prob) | arbitrary
     if context.encoder_reads_step_features:
         codes_from_images = style_encoder.head(
             {layer: style_features[layer] for layer in style_encoder.vgg_layers},
             training=True)
     else:
         codes_from_images = style_encoder.model(style, training=True)
-    # G paints from the encoder's codes but does not move them: the encoder learns
-    # only to hit the bank, or its pull toward the bank stalls.
-    codes = tf.where((identity | use_encoder)[:, None],
-                     tf.stop_gradient(codes_from_images), bank_codes)
-    # The bank is the reference the encoder learns to hit, not the other way round.
+    # Without end_to_end G paints from the encoder's codes but does not move them:
+    # the encoder learns only to hit the bank, or its pull toward the bank stalls.
+    stopped = tf.stop_gradient(codes_from_images)
+    style_codes = codes_from_images if end_to_end(context) else stopped
+    own_codes = (style_lib.with_keep_flag(stopped, style_lib.KEEP_FLAG_ON)
+                 if style_lib.has_keep_flag(style_encoder.head) else stopped)
+    codes = tf.where(identity[:, None], own_codes,
+                     tf.where(use_encoder[:, None], style_codes, bank_codes))
+    # The bank is the reference the encoder learns to hit, not the other way round;
+    # an arbitrary style has no bank code to hit.
     pull = tf.reduce_mean(tf.square(codes_from_images
                                     - tf.stop_gradient(bank_codes)), axis=1)
-    return codes, {"encoder": context.average(tf.where(identity, 0.0, pull))}
+    return codes, {"encoder": context.average(
+        tf.where(identity | arbitrary, 0.0, pull))}
 
 
 def mix_codes(context, codes, identity):
@@ -254,7 +298,9 @@ def judge(context, painting):
     fake_logits = discriminator([painting.fake, painting.codes], training=True)
     real_logits, r1 = adversarial.real_logits_and_r1(discriminator, painting.style,
                                                      painting.real_codes)
-    return Judgement(fake_logits, real_logits, r1)
+    weights = (None if painting.arbitrary is None
+               else 1.0 - tf.cast(painting.arbitrary, tf.float32))
+    return Judgement(fake_logits, real_logits, r1, weights)
 
 
 def generator_objective(context, painting, judgement=None):
@@ -297,11 +343,31 @@ def perceptual_objective(context, painting):
     style = perceptual.style_loss(
         perceptual.gram_matrices([fake_features[name] for name in style_layers]),
         target_grams)
+    arbitrary_total, arbitrary_terms = 0.0, {}
+    if painting.arbitrary is not None:
+        (arbitrary_total, arbitrary_terms), style = arbitrary_objective(
+            context, painting.arbitrary, style)
     terms = {"content": context.average(content), "style": context.average(style),
-             "tv": context.average(perceptual.total_variation(painting.fake))}
+             "tv": context.average(perceptual.total_variation(painting.fake)),
+             **arbitrary_terms}
     loss = context.loss_config
     return (loss.content_weight * terms["content"] + loss.style_weight * terms["style"]
-            + loss.tv_weight * terms["tv"]), terms
+            + loss.tv_weight * terms["tv"] + arbitrary_total), terms
+
+
+def arbitrary_objective(context, arbitrary, style):
+    """End-to-end arbitrary style (loss.end_to_end): the Gram style loss of the
+    examples of an arbitrary style, against that style image's own Gram, weighted
+    by arbitrary_weight; its gradient reaches the encoder through their codes.
+
+        arbitrary = sum over arbitrary examples of style_i / global batch
+
+    Returns ((weighted, {"arbitrary": value}), the per-example style loss [B] of the
+    other examples, which stay in the "style" term.
+    """
+    term = context.average(tf.where(arbitrary, style, 0.0))
+    weighted = context.loss_config.arbitrary_weight * term
+    return (weighted, {"arbitrary": term}), tf.where(arbitrary, 0.0, style)
 
 
 def keep_objective(context, painting):
@@ -332,17 +398,22 @@ def encoder_objective(context, painting):
 def adversarial_objective(context, judgement):
     """G's adversarial loss on D's fake logits: (weighted, {"adv": value})."""
     loss = context.loss_config
-    term = context.average(adversarial.generator_loss(judgement.fake_logits,
-                                                      loss.adversarial))
+    term = context.average(judged(judgement, adversarial.generator_loss(
+        judgement.fake_logits, loss.adversarial)))
     return loss.adv_weight * term, {"adv": term}
+
+
+def judged(judgement, per_example):
+    """Per-example GAN values of the examples the GAN judges (Judgement.weights)."""
+    return per_example if judgement.weights is None else per_example * judgement.weights
 
 
 def discriminator_objective(context, judgement):
     """D's loss: (adv + w_r1 r1, {"adv", "r1"}), averaged over the global batch."""
     loss = context.loss_config
-    terms = {"adv": context.average(adversarial.discriminator_loss(
-                 judgement.real_logits, judgement.fake_logits, loss.adversarial)),
-             "r1": context.average(judgement.r1)}
+    terms = {"adv": context.average(judged(judgement, adversarial.discriminator_loss(
+                 judgement.real_logits, judgement.fake_logits, loss.adversarial))),
+             "r1": context.average(judged(judgement, judgement.r1))}
     return terms["adv"] + loss.r1_weight * terms["r1"], terms
 
 
