@@ -103,6 +103,15 @@ def _loss():
     # random convex mix of its code and its batch neighbour's, against the same mix of
     # their Gram targets, so blends are learned rather than extrapolated. 0 = off.
     loss.mix_prob = 0.0
+    # Temporal consistency without video (losses/temporal.py, Wang et al. 2020):
+    # G(T(x) + n) ~ T(G(x)) for a random warp T per example (up to temporal_shift
+    # pixels, temporal_rotation degrees, 1 +- temporal_zoom) and noise n of std
+    # temporal_noise; loss/G/temporal. One more pass of G per step when on. 0 = off.
+    loss.temporal_weight = 0.0
+    loss.temporal_shift = 4.0
+    loss.temporal_rotation = 1.0
+    loss.temporal_zoom = 0.02
+    loss.temporal_noise = 0.02
     return loss
 
 
