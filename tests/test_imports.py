@@ -14,15 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ("train", "stylize", "evaluate", "studio")
 # Above every library package: library code imports none of them.
 FORBIDDEN = ("experiments", "tests") + SCRIPTS
-# The layers, bottom to top: storage -> data, losses, models -> painting -> training,
-# evaluation. Each package may import itself and the packages listed for it.
+# The layers, bottom to top: storage -> data, losses, models -> painting -> video ->
+# training, evaluation. Each package may import itself and the packages listed for it.
 MAY_IMPORT = {
     "storage": (),
     "data": ("storage", "losses", "models"),
     "losses": ("storage", "data", "models"),
     "models": ("storage", "data", "losses"),
     "painting": ("storage", "data", "losses", "models"),
-    "evaluation": ("storage", "data", "losses", "models", "painting"),
+    "video": ("storage", "data", "losses", "models", "painting"),
+    "evaluation": ("storage", "data", "losses", "models", "painting", "video"),
     "training": ("storage", "data", "losses", "models", "painting", "evaluation"),
 }
 LIBRARY = tuple(package for package in MAY_IMPORT if (ROOT / package).is_dir())
