@@ -28,6 +28,7 @@ from keras import ops
 from models import generator as generator_lib
 from painting import images
 from video import flow as flow_lib
+from video import io as video_io
 
 HISTOGRAM_BINS = 32
 
@@ -129,10 +130,10 @@ def build_smoothed_statistics_model(generator):
 
 
 class StatisticsSmoother:
-    """Paints frames with statistics smoothed over time (decay d), restarting at cuts."""
+    """Paints frames with statistics smoothed over time (decay d)."""
 
     def __init__(self, generator, decay):
-        self.decay = decay
+        self.generator, self.decay = generator, decay
         smoothed = build_smoothed_statistics_model(generator)
         self.channels = smoothed.channels
         self._paint = tf.function(lambda inputs: smoothed.model(inputs, training=False),
@@ -156,70 +157,114 @@ class StatisticsSmoother:
         return np.asarray(outputs[0])[0]
 
 
+class StabilisedStatistics:
+    """A frame painter (video.paint_video.FramePainter): (painter, frame, plan) ->
+    the frame painted whole with smoothed norm statistics, restarted at shot cuts.
+    Every frame is painted whole, in one pass of G (a 1280x720 frame of the base G
+    needs ~1 GB)."""
+
+    def __init__(self, decay, cut_threshold=0.5):
+        self.decay = decay
+        self.cuts = CutDetector(cut_threshold)
+        self._smoother = None
+        self.cut_frames = []
+        self._index = 0
+
+    def reset(self):
+        self.cuts = CutDetector(self.cuts.threshold)
+        self.cut_frames, self._index = [], 0
+        if self._smoother is not None:
+            self._smoother.statistics = None
+
+    def __call__(self, painter, frame, plan):
+        if self._smoother is None or self._smoother.generator is not painter.generator:
+            self._smoother = StatisticsSmoother(painter.generator, self.decay)
+        restart = self.cuts.is_cut(frame.image)
+        if restart:
+            self.cut_frames.append(self._index)
+        self._index += 1
+        padded, (height, width) = images.pad_to_stride(frame.image)
+        coarse, fine = painter.fields(frame.image, plan)
+        return self._smoother.paint(padded, coarse, fine, restart)[:height, :width]
+
+
 # --------------------------------------------------------------------------- flow
 
 
-class FlowBlender:
-    """O_t = (1 - a M) P_t + a M W(O_{t-1}), with flow and mask from the input frames."""
+class FlowBlend:
+    """A frame filter (video.paint_video.FrameFilter): (frame, painted) ->
+    (1 - a M) painted + a M W(previous output), with the flow W and its reliability
+    M from the input frames; restarted at shot cuts."""
 
-    def __init__(self, strength, preset):
+    def __init__(self, strength, cut_threshold=0.5, preset=flow_lib.BLEND_PRESET):
         self.strength = strength
         self.flow = flow_lib.FlowEstimator(preset)
-        self._previous_input = None
-        self._previous_output = None
-        self.last_reliable = None
+        self.cuts = CutDetector(cut_threshold)
+        self.reset()
 
-    def blend(self, frame, painted, restart):
-        """The blended output of one frame; `painted` is G's painting of `frame`."""
+    def reset(self):
+        self.cuts = CutDetector(self.cuts.threshold)
+        self._previous_input = self._previous_output = None
+        self.reliable = []  # the fraction of reliable pixels of each blended frame
+
+    def __call__(self, frame, painted):
+        restart = self.cuts.is_cut(frame.image)
         if not restart and self._previous_input is not None:
-            backward, mask = self.flow.backward_and_mask(self._previous_input, frame)
+            backward, mask = self.flow.backward_and_mask(self._previous_input,
+                                                         frame.image)
             weight = (self.strength * mask.astype(np.float32))[..., None]
             warped = flow_lib.warp(self._previous_output, backward)
             painted = (1.0 - weight) * painted + weight * warped
-            self.last_reliable = float(mask.mean())
-        self._previous_input, self._previous_output = frame, painted
+            self.reliable.append(float(mask.mean()))
+        self._previous_input, self._previous_output = frame.image, painted
         return painted
 
 
-# --------------------------------------------------------------------------- painter
+# --------------------------------------------------------------------------- together
+
+
+def make_hooks(options):
+    """(frame painter or None for per-frame painting, [frame filters]) of options:
+    what video.paint_video takes as frame_painter and filters."""
+    options.check()
+    frame_painter = (StabilisedStatistics(options.statistics_decay,
+                                          options.cut_threshold)
+                     if options.statistics_decay > 0 else None)
+    filters = ([FlowBlend(options.flow_blend, options.cut_threshold,
+                          options.flow_preset)] if options.flow_blend > 0 else [])
+    return frame_painter, filters
 
 
 class ConsistentPainter:
-    """A painting.Painter for consecutive frames of one video.
+    """Paints consecutive frames of one video with the options' mechanisms, as
+    video.paint_video's loop does (frame painter, colour, filters):
 
         consistent = ConsistentPainter(painter, ConsistencyOptions(0.9, 0.5))
-        for frame in frames: out = consistent.paint(frame, plan)
+        for image in frames: out = consistent.paint(image, plan)
 
-    With every option off, paint() is painter.paint(). Smoothed statistics paint each
-    frame whole, in one pass of G (a 1280x720 frame of the base G needs ~1 GB).
+    With every option off, paint() is painter.paint().
     """
 
     def __init__(self, painter, options):
-        options.check()
         self.painter, self.options = painter, options
-        self.cuts = CutDetector(options.cut_threshold)
-        self.smoother = (StatisticsSmoother(painter.generator, options.statistics_decay)
-                         if options.statistics_decay > 0 else None)
-        self.blender = (FlowBlender(options.flow_blend, options.flow_preset)
-                        if options.flow_blend > 0 else None)
-        self.cut_frames = []
-        self.frame_index = 0
+        self.frame_painter, self.filters = make_hooks(options)
+        self._index = 0
 
-    def paint(self, frame, plan, preserve_color=False):
+    @property
+    def cut_frames(self):
+        """The frames where smoothed statistics restarted."""
+        return [] if self.frame_painter is None else self.frame_painter.cut_frames
+
+    def paint(self, image, plan, preserve_color=False):
         """The painting [H, W, 3] of the next frame [H, W, 3] in [0, 1]."""
-        restart = self.cuts.is_cut(frame)
-        if restart:
-            self.cut_frames.append(self.frame_index)
-        self.frame_index += 1
-        padded, (height, width) = images.pad_to_stride(frame)
-        coarse, fine = self.painter.fields(frame, plan)
-        if self.smoother is not None:
-            painted = self.smoother.paint(padded, coarse, fine, restart)
+        frame = video_io.Frame(self._index, None, image)
+        self._index += 1
+        if self.frame_painter is None:
+            painted = self.painter.paint(image, plan)
         else:
-            painted = self.painter.paint_fields(padded, coarse, fine)
-        painted = painted[:height, :width]
+            painted = self.frame_painter(self.painter, frame, plan)
         if preserve_color:
-            painted = images.preserve_color(frame, painted)
-        if self.blender is not None:
-            painted = self.blender.blend(frame, painted, restart)
+            painted = images.preserve_color(image, painted)
+        for hook in self.filters:
+            painted = hook(frame, painted)
         return np.clip(painted, 0.0, 1.0).astype(np.float32)
