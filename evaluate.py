@@ -66,7 +66,7 @@ _MAX_FRAMES = flags.DEFINE_integer("max_frames", 75, "--video: frames measured."
 _START = flags.DEFINE_float("start", 0.0, "--video: first second measured.")
 _STATISTICS_DECAY = flags.DEFINE_float("statistics_decay", 0.9, "--video: decay of the "
                                        "smoothed norm statistics.")
-_FLOW_BLEND = flags.DEFINE_float("flow_blend", 0.6, "--video: weight of the warped "
+_FLOW_BLEND = flags.DEFINE_float("flow_blend", 0.5, "--video: weight of the warped "
                                  "previous output in flow-guided blending.")
 _GRAM_EVERY = flags.DEFINE_integer("gram_every", 5, "--video: Gram distance of every "
                                    "this many frames.")

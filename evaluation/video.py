@@ -9,7 +9,8 @@ video.io; for each it measures
                  which shows whether consistency was bought by washing the style out;
   ssim_y         the mean SSIM of the luma of each output frame and its input frame;
   fps            frames painted per second (painting, flow and blending; not the
-                 decoding or the metrics), measured in the same process as the others.
+                 decoding or the metrics; from the second frame, after tracing),
+                 measured in the same process as the others.
 Methods: input, per_frame, statistics (smoothed norm statistics), flow (flow-guided
 blending), statistics+flow; with a temporal-loss model also temporal_loss (that model
 per frame) and temporal_loss+statistics+flow.
@@ -40,7 +41,7 @@ class VideoOptions:
     max_frames: int = 75
     start: float = 0.0
     statistics_decay: float = 0.9
-    flow_blend: float = 0.6
+    flow_blend: float = 0.5
     gram_every: int = 5
     style_dir: str = ""           # default: the run's style folder
     vgg_weights: str = ""         # default: the run's vgg.weights
@@ -125,12 +126,17 @@ class MethodRun:
     ssims: list = dataclasses.field(default_factory=list)
     changes: list = dataclasses.field(default_factory=list)
     previous: np.ndarray = None
+    timed_frames: int = None
 
     def paint(self, image):
+        """The next frame's painting; its time counts from the second frame on (the
+        first traces G's functions)."""
         started = time.perf_counter()
         painted = self.painter.paint(image, self.plan)
-        self.seconds += time.perf_counter() - started
-        self.frames += 1
+        if self.timed_frames is not None:
+            self.seconds += time.perf_counter() - started
+            self.frames += 1
+        self.timed_frames = self.frames
         return painted
 
 

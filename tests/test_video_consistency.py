@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import painting
 from evaluation import video as video_evaluation
-from experiments import temporal as temporal_experiment
+from experiments import figures, temporal as temporal_experiment
 from losses import temporal
 from models import generator as generator_lib
 from tests.helpers import make_codes_matter, read_scalars
@@ -267,3 +267,17 @@ def test_evaluate_video_writes_every_method_and_refuses_one_frame(trained_run,
     assert "| statistics+flow |" in video_evaluation.markdown_table(results)
     with pytest.raises(painting.UsageError, match="max_frames"):
         video_evaluation.check_options(dataclasses.replace(options, max_frames=1))
+
+
+@pytest.mark.slow
+def test_the_video_figure_shows_strips_and_curves(trained_run, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, translated_clip(8, 2, 1, seed=10))
+    options = figures.Options(run=trained_run.workdir, output=str(tmp_path / "figures"),
+                              only=("video",), video=str(clip), video_frames=8,
+                              video_strip=3)
+    written = figures.make_figures(options)
+    image = cv2.imread(written[10])
+    assert image is not None and image.std() > 10
+    with pytest.raises(ValueError, match="video"):
+        figures.make_figures(dataclasses.replace(options, video=""))
