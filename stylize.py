@@ -9,16 +9,28 @@ r"""Paints images in one style or a fusion of styles with a trained model.
         --style=mosaic --mask=left --mask=right --output=halves.png
     python stylize.py --model=runs/quickstart --content=photo.jpg \
         --coarse_style=mosaic --fine_style=swirls --output=layers.png
+    python stylize.py --model=runs/quickstart --content=clip.mp4 --style=swirls \
+        --output=clip_swirls.mp4 --start=2 --duration=3
+    python stylize.py --model=runs/quickstart --content=clip.mp4 \
+        --keyframes="0s:swirls;4s:swirls:0.5,mosaic:0.5;8s:mosaic" --output=fused.mp4
 
 --model is a run's workdir or its export folder; a workdir whose run has not finished
 (no export yet) is painted with its newest checkpoint. A style is a name of the model
 (--list_styles) or, for a model trained with a style encoder, the path of any style
-image; `:weight` sets its share in the fusion. Images with a side above --tile_size
-are painted in overlapping tiles with the result of painting them whole
+image; `:weight` sets its share in the fusion. Images are painted whole when that fits
+in the available memory (painting/memory.py), else (or with a side above --tile_size
+when it is set) in overlapping tiles with the result of painting them whole
 (painting/tiling.py), so memory stays bounded at any size. Outputs are PNG or JPEG by
 extension, each written atomically, never over an input. In a folder run an image that
 fails is named and skipped, the rest are painted, and the run ends with a list of the
 failures and exit status 1.
+
+A video content (mp4, mov, mkv, webm, avi, ... anything FFmpeg decodes) or a video
+output (.mp4/.mov/.mkv) paints a video frame by frame through the same painting code
+(video/): frame rate, size, timestamps and audio are kept; the output is H.264 where
+FFmpeg has it, or a folder of PNG frames when --output has no extension. --keyframes
+changes the fusion over time (syntax in video/keyframes.py). A damaged video is
+painted up to where it decodes, then the run says where it stopped (exit status 1).
 
 Errors are one sentence on stderr (the traceback too with --verbose); the exit status
 is 2 for a command line that cannot work (a missing or bad flag, an unknown style) and
@@ -35,7 +47,7 @@ from command_line import RUN_ERROR, USAGE_ERROR, fail  # noqa: E402
 
 def stylize(model, content, output, styles=(), masks=(), strength=1.0,
             coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-            tile_size=512, tile_overlap=128, progress=True):
+            tile_size=0, tile_overlap=128, progress=True):
     """Paints every content image and writes the results; returns the output paths.
 
     Args mirror the command-line flags (see the module docstring); `model` may also be
@@ -63,12 +75,37 @@ def run(argv, painting):
         return
     if not _CONTENT.value or not _OUTPUT.value:
         raise painting.UsageError("--content and --output are required.")
+    import video
+    if video.is_video_job(_CONTENT.value, _OUTPUT.value):
+        return run_video(video)
+    video_flags = [name for name, flag in (("keyframes", _KEYFRAMES), ("duration",
+                   _DURATION), ("max_frames", _MAX_FRAMES)) if flag.value is not None]
+    if video_flags or _START.value:
+        raise painting.UsageError(f"--{(video_flags or ['start'])[0]} applies to videos, "
+                                  f"but --content {_CONTENT.value!r} is not a video.")
     painting.paint_files(
         _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
         masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
         fine_style=_FINE.value, preserve_color=_PRESERVE.value,
         max_size=_MAX_SIZE.value, tile_size=_TILE_SIZE.value,
         tile_overlap=_TILE_OVERLAP.value)
+
+
+def run_video(video):
+    """Paints a video; a damaged input that was painted up to where it decodes ends
+    the run with status 1 and where it stopped."""
+    result = video.paint_video(
+        _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
+        masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
+        fine_style=_FINE.value, preserve_color=_PRESERVE.value,
+        max_size=_MAX_SIZE.value, keyframes=_KEYFRAMES.value, start=_START.value,
+        duration=_DURATION.value, max_frames=_MAX_FRAMES.value,
+        tile_size=_TILE_SIZE.value, tile_overlap=_TILE_OVERLAP.value)
+    print(f"Wrote {result.path}: {result.frames} frames, {result.codec}, "
+          f"{result.fps:.2f} fps.")
+    if result.truncation:
+        raise ValueError(f"{result.truncation} The {result.frames} frames before it "
+                         f"were painted into {result.path}.")
 
 
 def main(argv):
@@ -106,13 +143,23 @@ if __name__ == "__main__":
     _MAX_SIZE = flags.DEFINE_integer("max_size", 0,
                                      "Downscale contents whose long side exceeds this; 0 = "
                                      "full size.")
-    _TILE_SIZE = flags.DEFINE_integer("tile_size", 512,
-                                      "Images with a side above this are painted in tiles.")
+    _TILE_SIZE = flags.DEFINE_integer(
+        "tile_size", 0, "Images with a side above this are painted in tiles; 0 (default): "
+        "whole when it fits in the available memory, else tiles of 512.")
     _TILE_OVERLAP = flags.DEFINE_integer(
         "tile_overlap", 128, "Overlap of neighbouring tiles, in pixels: more than twice "
         "the generator's receptive radius (88 for the small variant, 120 for base).")
     _OUTPUT = flags.DEFINE_string("output", None,
                                   "Output image file (.png/.jpg) or folder.")
+    _KEYFRAMES = flags.DEFINE_string(
+        "keyframes", None, "Video fusion over time, e.g. '0s:swirls;4s:swirls:0.5,"
+        "mosaic:0.5;8s:mosaic@0.7' (TIME in s or f(rames):STYLE[:WEIGHT],...[@STRENGTH]"
+        "; interpolated per frame).")
+    _START = flags.DEFINE_float("start", 0.0, "Video: start at this time, in seconds.")
+    _DURATION = flags.DEFINE_float("duration", None,
+                                   "Video: paint this many seconds (a quick preview).")
+    _MAX_FRAMES = flags.DEFINE_integer("max_frames", None,
+                                       "Video: paint at most this many frames.")
     _LIST = flags.DEFINE_bool("list_styles", False, "Print the model's styles and exit.")
     _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
     app.run(main, flags_parser=lambda argv: command_line.parse_flags(argv,

@@ -111,7 +111,7 @@ class BatchError(ValueError):
 
 def paint_files(model, content, output, *, styles=(), masks=(), strength=1.0,
                 coarse_style=None, fine_style=None, preserve_color=False, max_size=0,
-                tile_size=512, tile_overlap=128, progress=True):
+                tile_size=painter_lib.AUTO, tile_overlap=128, progress=True):
     """Paints every content image and writes the results; returns the output paths.
 
     `model` is a run's workdir, an export folder or a loaded painting.Painter (to

@@ -32,12 +32,24 @@ def load_image(path, what):
 def load_content(path, max_size=0):
     """The content image float32 [H, W, 3], downscaled so its long side is at most
     max_size (0: full size)."""
-    image = load_image(path, "Content file")
-    if max_size and max(image.shape[:2]) > max_size:
-        scale = max_size / max(image.shape[:2])
-        size = [max(1, round(side * scale)) for side in image.shape[:2]]
+    return downscale(load_image(path, "Content file"), max_size)
+
+
+def downscale(image, max_size=0):
+    """The image downscaled (antialiased) so its long side is at most max_size (0:
+    as it is)."""
+    size = downscaled_size(image.shape[:2], max_size)
+    if size != tuple(image.shape[:2]):
         image = np.clip(tf.image.resize(image, size, antialias=True).numpy(), 0, 1)
     return image
+
+
+def downscaled_size(size, max_size=0):
+    """(height, width) after downscale(image of that size, max_size)."""
+    if not max_size or max(size) <= max_size:
+        return tuple(size)
+    scale = max_size / max(size)
+    return tuple(max(1, round(side * scale)) for side in size)
 
 
 def pad_to_stride(image):

@@ -5,15 +5,23 @@ import tensorflow as tf
 from absl import logging
 
 from models import generator as generator_lib
-from painting import images, loading, plan as plan_lib, tiling
+from painting import images, loading, memory, plan as plan_lib, tiling
+
+# tile_size AUTO: whole when the memory allows (painting.memory), else tiles of this.
+AUTO = 0
+AUTO_TILE_SIZE = 512
 
 
 class Painter:
     """Paints images with one model. Images with a side above tile_size are painted in
-    overlapping tiles (painting.tiling) with the result of painting them whole."""
+    overlapping tiles (painting.tiling) with the result of painting them whole; with
+    tile_size AUTO (0), images are painted whole when that fits in the available
+    memory (painting.memory), else in tiles of AUTO_TILE_SIZE."""
 
     def __init__(self, generator, source, step=None, tile_size=512, tile_overlap=128):
         self.generator, self.source, self.step = generator, source, step
+        self.auto = tile_size == AUTO
+        tile_size = AUTO_TILE_SIZE if self.auto else tile_size
         tiling.tile_margin(generator, tile_size, tile_overlap)  # bad options fail now
         self.tile_size, self.tile_overlap = tile_size, tile_overlap
         self._tiled = None
@@ -45,7 +53,8 @@ class Painter:
         """Paints one image [H, W, 3] (H, W multiples of STRIDE) with code fields:
         whole, or in tiles when a side exceeds tile_size."""
         height, width = image.shape[:2]
-        if max(height, width) > self.tile_size:
+        if self.tiles_needed(height, width, coarse.weights.ndim > 1 or (
+                fine is not None and fine.weights.ndim > 1)):
             if self._tiled is None:
                 self._tiled = tiling.TiledPainter(self.generator, self.tile_size,
                                                   self.tile_overlap)
@@ -54,6 +63,12 @@ class Painter:
         if fine is not None:
             inputs.append(fine.code_map(0, 0, height, width))
         return np.asarray(self._whole(inputs))[0]
+
+    def tiles_needed(self, height, width, spatial=False):
+        """Whether an image of this size is painted in tiles."""
+        if self.auto:
+            return not memory.fits_whole(self.generator, height, width, spatial)
+        return max(height, width) > self.tile_size
 
     def paint(self, image, plan, preserve_color=False):
         """The content image [H, W, 3] (any size) painted with a FusionPlan; with
@@ -84,9 +99,10 @@ def paint_batch(generator, contents, codes):
                      training=False)
 
 
-def load(model_path, tile_size=512, tile_overlap=128):
+def load(model_path, tile_size=AUTO, tile_overlap=128):
     """The Painter of an export folder or a run's workdir (its export, or while the run
-    has not finished, its newest checkpoint)."""
+    has not finished, its newest checkpoint); tile_size AUTO chooses whole or tiled
+    painting per image from the available memory."""
     generator, source, step = loading.load_model(model_path)
     if step is not None:
         logging.info("%s has no export yet: using its checkpoint at step %d.",

@@ -96,3 +96,56 @@ def assert_refused_in_one_sentence(key, value, message):
     problems = str(error.value).splitlines()[1:]
     assert len(problems) == 1, problems
     assert message in problems[0]
+
+
+def clip_frame(index, width, height):
+    """Frame `index` of write_clip's video: a white bar moving 4 pixels a frame over
+    a green ramp that changes with the index; uint8 [H, W, 3]."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    left = (index * 4) % width
+    frame[:, left:left + 8] = 255
+    frame[..., 1] = np.uint8(index * 10 % 256)
+    return frame
+
+
+def write_clip(path, frames=8, size=(32, 24), fps=10, audio=True, times=None,
+               codec="libx264"):
+    """A tiny video made with PyAV: clip_frame frames at `fps` (or at `times`, in
+    seconds, for a variable frame rate) and, with `audio`, a 440 Hz AAC tone as long
+    as the video."""
+    import av
+    import fractions
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # One tick a frame at a constant rate; milliseconds for given times.
+        tick = fractions.Fraction(1, 1000 if times else fps)
+        stream.codec_context.time_base = tick
+        tone = container.add_stream("aac", rate=8000, layout="mono") if audio else None
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip_frame(index, width, height),
+                                               format="rgb24")
+            seconds = fractions.Fraction(index, fps) if times is None else times[index]
+            frame.pts, frame.time_base = round(seconds / tick), tick
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if tone is not None:
+            _write_tone(container, tone, seconds=frames / fps)
+
+
+def _write_tone(container, stream, seconds, rate=8000):
+    import av
+    count = int(rate * seconds)
+    samples = (0.3 * np.sin(np.arange(count) * 2 * np.pi * 440 / rate)).astype(
+        np.float32)
+    for start in range(0, count, 1024):
+        frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024],
+                                           format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)

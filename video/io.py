@@ -50,8 +50,9 @@ class VideoError(ValueError):
 
 
 def _first_line(error):
-    return str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() \
-        else type(error).__name__
+    """FFmpeg's reason without its errno and file name (the sentence names the file)."""
+    text = getattr(error, "strerror", None) or str(error).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(error).__name__
 
 
 def is_video_path(path):
@@ -102,11 +103,12 @@ class VideoReader:
             self._container = av.open(self.path, metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError) as error:
             raise VideoError(f"{self.path!r} is not a video FFmpeg can read "
-                             f"({_first_line(error)}).") from error
+                             f"({_first_line(error)}): it is something else, or cut "
+                             f"short before its index.") from error
         if not self._container.streams.video:
             self.close()
-            raise VideoError(f"{self.path!r} has no video stream; expected a video "
-                             f"file or a folder of images.")
+            raise VideoError(f"{self.path!r} has no video frame (no video stream); "
+                             f"expected a video file or a folder of images.")
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         self._stream, self._time_base = stream, stream.time_base
@@ -114,10 +116,9 @@ class VideoReader:
         self.fps = float(rate)
         self.has_audio = bool(self._container.streams.audio)
         self._origin = (stream.start_time or 0) * (stream.time_base or 0)
-        self._expected = stream.frames or None
-        total = self._expected
-        if total is None and stream.duration:
-            total = round(float(stream.duration * stream.time_base) * self.fps)
+        self._duration = _duration(self._container, stream)
+        total = stream.frames or (round(self._duration * self.fps)
+                                  if self._duration else None)
         self.frame_count = self._limit_count(total)
         self._first = self._peek()
         self.size = (self._first.width, self._first.height)
@@ -195,11 +196,13 @@ class VideoReader:
                                    f"{decoded} ({previous:.2f} s): "
                                    f"{_first_line(error)}.")
                 return
-        if (self._expected and not self.start and self.end is None
-                and decoded < self._expected):
-            self.truncation = (f"{self.path!r} ends after frame {decoded} "
-                               f"({previous:.2f} s) but its header announces "
-                               f"{self._expected} frames: the file is cut short.")
+        # A file cut short decodes to its cut without an error: its header still
+        # gives the whole length. Stopping early by choice (end, max_frames) is not it.
+        if (self._duration and self.end is None and self.max_frames is None
+                and previous + 1.5 / self.fps < self._duration):
+            self.truncation = (f"{self.path!r} stops decoding after frame {decoded} "
+                               f"({previous:.2f} s) but its header gives "
+                               f"{self._duration:.2f} s: the file is cut short.")
 
     # ------------------------------------------------------------------ closing
     def close(self):
@@ -212,6 +215,13 @@ class VideoReader:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _duration(container, stream):
+    """Seconds the header gives the video stream (else the container), or None."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / av.time_base if container.duration else None
 
 
 def _to_image(frame):
@@ -271,6 +281,8 @@ class VideoWriter:
             logging.warning("This FFmpeg build has no H.264 encoder: %s is written "
                             "with %s, which browsers may not play.", self.path,
                             self.codec)
+        if isinstance(audio_from, VideoReader) and not audio_from.has_audio:
+            audio_from = None  # a silent video, or a folder of frames
         if audio_from is not None:
             self._audio = _AudioCopy(audio_from, self._container)
             if not self._audio.stream:
