@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import painting
+import video
 from evaluation import video as video_evaluation
 from experiments import figures, temporal as temporal_experiment
 from losses import temporal
@@ -234,7 +235,7 @@ def test_the_temporal_experiment_fine_tunes_a_run_and_logs_the_term(trained_run,
 # --------------------------------------------------------------------------- evaluate
 
 
-def write_clip(path, frames, fps=10):
+def write_frames_clip(path, frames, fps=10):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
                              (frames[0].shape[1], frames[0].shape[0]))
     for frame in frames:
@@ -246,7 +247,7 @@ def write_clip(path, frames, fps=10):
 def test_evaluate_video_writes_every_method_and_refuses_one_frame(trained_run,
                                                                    tmp_path):
     clip = tmp_path / "clip.mp4"
-    write_clip(clip, translated_clip(4, 2, 1, seed=9))
+    write_frames_clip(clip, translated_clip(4, 2, 1, seed=9))
     options = video_evaluation.VideoOptions(
         model=trained_run.workdir, video=str(clip), output=str(tmp_path / "out"),
         temporal_model=trained_run.workdir, max_frames=4, gram_every=2)
@@ -272,7 +273,7 @@ def test_evaluate_video_writes_every_method_and_refuses_one_frame(trained_run,
 @pytest.mark.slow
 def test_the_video_figure_shows_strips_and_curves(trained_run, tmp_path):
     clip = tmp_path / "clip.mp4"
-    write_clip(clip, translated_clip(8, 2, 1, seed=10))
+    write_frames_clip(clip, translated_clip(8, 2, 1, seed=10))
     options = figures.Options(run=trained_run.workdir, output=str(tmp_path / "figures"),
                               only=("video",), video=str(clip), video_frames=8,
                               video_strip=3)
@@ -281,3 +282,17 @@ def test_the_video_figure_shows_strips_and_curves(trained_run, tmp_path):
     assert image is not None and image.std() > 10
     with pytest.raises(ValueError, match="video"):
         figures.make_figures(dataclasses.replace(options, video=""))
+
+
+def test_the_mechanisms_plug_into_the_video_paint_loop(painter, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    frames = translated_clip(4, 2, 1, seed=11)
+    write_frames_clip(clip, frames)
+    frame_painter, filters = consistency.make_hooks(consistency.ConsistencyOptions(
+        statistics_decay=0.9, flow_blend=0.5))
+    result = video.paint_video(painter, str(clip), str(tmp_path / "out.mp4"),
+                               styles=["a"], frame_painter=frame_painter,
+                               filters=filters, progress=False)
+    assert result.frames == 4
+    assert frame_painter.cut_frames == [0]
+    assert len(filters[0].reliable) == 3 and min(filters[0].reliable) > 0.5
