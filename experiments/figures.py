@@ -730,6 +730,8 @@ def video_figure(run, options, contents, styles):
                  label="frames shown")
     plot.set_xlabel("frame t")
     plot.set_ylabel("mean |O_t - O_{t-1}|")
+    # Log: a shot cut's jump would flatten the small differences that are flicker.
+    plot.set_yscale("log")
     plot.grid(alpha=0.3)
     plot.legend(fontsize=FONT_SIZE - 1)
     figure.suptitle(titled(run, f"{os.path.basename(options.video)} in {styles[0]}: "
