@@ -7,8 +7,9 @@ r"""Evaluates a trained model (and baselines) on every content x style pair.
     python evaluate.py --model=runs/paintings --style_dir=ANY_FOLDER \
         --content_dir=/path/to/photos --output=/tmp/eval_unseen \
         --method=encoder,nearest_code,mean_code,identity,gatys
+    python evaluate.py --model=runs/quickstart --video=clip.mp4 --output=/tmp/video
 
-The last one paints styles the model never saw through its style encoder (with the
+The third one paints styles the model never saw through its style encoder (with the
 bank-code baselines of evaluation/arbitrary.py), and reports the share of the
 identity -> gatys Gram gap each method closes and the keep gate of every style image.
 
@@ -68,6 +69,22 @@ _PRECISION = flags.DEFINE_string(
     "precision", "float32", "G's compute precision: float32 (the same metrics on every "
     "machine), mixed_bfloat16, or auto (the faster here, measured once per machine).")
 _VERBOSE = flags.DEFINE_bool("verbose", False, "Print the traceback of an error too.")
+# Video: temporal consistency (evaluation/video.py), instead of the image evaluation.
+_VIDEO = flags.DEFINE_string("video", "", "A video: writes video_metrics.json (warping "
+                             "error, Gram distance, SSIM-Y, fps per consistency method) "
+                             "into --output instead of the image evaluation.")
+_STYLE = flags.DEFINE_string("style", "", "--video: the style painted (a bank name); "
+                             "default: the model's first.")
+_TEMPORAL_MODEL = flags.DEFINE_string("temporal_model", "", "--video: a run fine-tuned "
+                                      "with loss.temporal_weight, measured as well.")
+_MAX_FRAMES = flags.DEFINE_integer("max_frames", 75, "--video: frames measured.")
+_START = flags.DEFINE_float("start", 0.0, "--video: first second measured.")
+_STATISTICS_DECAY = flags.DEFINE_float("statistics_decay", 0.9, "--video: decay of the "
+                                       "smoothed norm statistics.")
+_FLOW_BLEND = flags.DEFINE_float("flow_blend", 0.5, "--video: weight of the warped "
+                                 "previous output in flow-guided blending.")
+_GRAM_EVERY = flags.DEFINE_integer("gram_every", 5, "--video: Gram distance of every "
+                                   "this many frames.")
 flags.mark_flag_as_required("output")
 
 
@@ -90,6 +107,8 @@ def run(argv, painting):
                                   f"--flag (see --help).")
     from evaluation import evaluator
     from training import defaults
+    if _VIDEO.value:
+        return run_video(defaults)
     options = evaluator.Options(
         output=_OUTPUT.value, model=_MODEL.value, content_dir=_CONTENT_DIR.value,
         style_dir=_STYLE_DIR.value, methods=tuple(_METHOD.value),
@@ -104,6 +123,21 @@ def run(argv, painting):
     evaluator.write_results(options.output, results, rows)
     print(evaluator.markdown_table(results))
     print(f"Wrote metrics.json and metrics.csv to {options.output}.")
+
+
+def run_video(defaults):
+    from evaluation import video
+    options = video.VideoOptions(
+        model=_MODEL.value, video=_VIDEO.value, output=_OUTPUT.value,
+        style=_STYLE.value, temporal_model=_TEMPORAL_MODEL.value,
+        max_frames=_MAX_FRAMES.value, start=_START.value,
+        statistics_decay=_STATISTICS_DECAY.value, flow_blend=_FLOW_BLEND.value,
+        gram_every=_GRAM_EVERY.value, style_dir=_STYLE_DIR.value,
+        vgg_weights=_VGG_WEIGHTS.value, default_config=defaults.base_config().to_dict())
+    results = video.evaluate_video(options)
+    video.write_results(options.output, results)
+    print(video.markdown_table(results))
+    print(f"Wrote {video.OUTPUT_FILE} to {options.output}.")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ same process.
     python -m experiments.benchmark --output=benchmark.json          # full, ~20 min
     python -m experiments.benchmark --quick --output=/tmp/bench.json  # ~1 min
     python -m experiments.benchmark --distribution --quick --output=/tmp/dist.json
+    python -m experiments.benchmark --video --output=/tmp/video_bench.json  # ~3 min
 
 Sections:
   machine     measured 3x3 conv (64, 128, 256 channels; the best is the machine's conv
@@ -31,6 +32,11 @@ Sections:
               devices at the same global batch, and each as a ratio to no strategy:
               the cost of the distribution machinery (on a CPU the replicas share
               the same cores, so more replicas cannot be faster).
+  video       (only this section, with --video) frames/s of painting consecutive
+              frames at 640x272 and 1280x720 with the small and base generators: per
+              frame, with smoothed norm statistics, with flow-guided blending (DIS
+              flow on every frame pair) and with both (video/consistency.py), each
+              also as a ratio to per frame.
 
 FLOPs are counted by the TF profiler (`float_operation`) on the traced graph of each
 function (forward, or forward + gradients), so no hand count can drift from the
@@ -59,6 +65,7 @@ import painting  # noqa: E402
 from storage import atomic  # noqa: E402
 from training import step as step_lib  # noqa: E402
 from training import strategy as strategy_lib  # noqa: E402
+from video import consistency as video_consistency  # noqa: E402
 
 _OUTPUT = flags.DEFINE_string("output", "benchmark.json", "Where to write the JSON.")
 _QUICK = flags.DEFINE_bool("quick", False, "Fewer sizes and variants (smoke run).")
@@ -68,7 +75,9 @@ _DISTRIBUTION = flags.DEFINE_bool("distribution", False,
 SECTIONS = ("machine", "inference", "generator", "train_step", "precision")
 _SECTIONS = flags.DEFINE_multi_enum("sections", list(SECTIONS), SECTIONS,
                                     "Sections to run (repeat the flag); default all.")
+_VIDEO = flags.DEFINE_bool("video", False, "Run only the video section.")
 DISTRIBUTION_REPLICAS = (1, 2, 4)
+VIDEO_SIZES = ((640, 272), (1280, 720))
 PASSES = ("forward", "forward_backward")
 
 
@@ -479,6 +488,60 @@ def print_distribution(results):
                      if "ratio_to_plain" in entry else ""))
 
 
+# --------------------------------------------------------------------------- video
+
+def moving_frames(width, height, count):
+    """`count` frames of a smooth random scene panning 2 pixels right per frame."""
+    scene = np.random.RandomState(0).uniform(size=(height // 8 + 2, width // 8 + 2 + count,
+                                                   3)).astype(np.float32)
+    scene = tf.image.resize(scene, (height + 16, width + 16 + 8 * count)).numpy()
+    return [np.clip(scene[:height, 2 * t:2 * t + width], 0, 1) for t in range(count)]
+
+
+def video_speed(variant_names, sizes=VIDEO_SIZES, frames=8, code_dim=64):
+    """{variant@WxH: {method: frames/s, ratio_to_per_frame}} of consecutive frames."""
+    options = {"per_frame": video_consistency.ConsistencyOptions(),
+               "statistics": video_consistency.ConsistencyOptions(statistics_decay=0.9),
+               "flow": video_consistency.ConsistencyOptions(flow_blend=0.5),
+               "statistics+flow": video_consistency.ConsistencyOptions(
+                   statistics_decay=0.9, flow_blend=0.5)}
+    results = {}
+    for variant_name in variant_names:
+        generator = generator_lib.build_generator(variant_name, code_dim)
+        codes = np.random.RandomState(0).normal(size=(1, code_dim)).astype(np.float32)
+        painter = painting.Painter(generator, painting.StyleSource(["random"], codes),
+                                   tile_size=1 << 14)
+        plan = painter.plan(styles=["random"])
+        for width, height in sizes:
+            clip = moving_frames(width, height, frames + 1)
+            entry = {}
+            for name, option in options.items():
+                consistent = video_consistency.ConsistentPainter(painter, option)
+                consistent.paint(clip[0], plan)  # traces, and starts the state
+                started = time.perf_counter()
+                for frame in clip[1:]:
+                    consistent.paint(frame, plan)
+                entry[name] = {"frames_per_s": frames / (time.perf_counter() - started)}
+            for value in entry.values():
+                value["ratio_to_per_frame"] = (value["frames_per_s"]
+                                               / entry["per_frame"]["frames_per_s"])
+            results[f"{variant_name}@{width}x{height}"] = entry
+            print(f"{variant_name} {width}x{height}: " + ", ".join(
+                f"{name} {value['frames_per_s']:.2f} fps" for name, value in entry.items()))
+    return results
+
+
+def video_markdown(results):
+    methods = list(next(iter(results.values())))
+    lines = ["| generator @ size | " + " | ".join(f"{m} fps" for m in methods) + " |",
+             "| --- " * (len(methods) + 1) + "|"]
+    for key, entry in results.items():
+        lines.append(f"| {key} | " + " | ".join(
+            f"{entry[m]['frames_per_s']:.2f} ({entry[m]['ratio_to_per_frame']:.2f}x)"
+            for m in methods) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summary_markdown(report):
     """The report as markdown tables (printed, written beside the JSON, and pasted
     into the README's Performance section)."""
@@ -550,6 +613,14 @@ def main(argv):
         config.train.batch_size = 8
         report["distribution"] = distribution(config)
         print_distribution(report["distribution"])
+        atomic.write_json(_OUTPUT.value, report)
+        print(f"wrote {_OUTPUT.value}")
+        return
+    if _VIDEO.value:
+        report["video"] = video_speed(["small"] if quick else ["small", "base"],
+                                      frames=4 if quick else 8)
+        report["load_average"] = os.getloadavg()
+        print(video_markdown(report["video"]))
         atomic.write_json(_OUTPUT.value, report)
         print(f"wrote {_OUTPUT.value}")
         return

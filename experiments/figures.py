@@ -18,6 +18,9 @@ through the painting library (style codes), as stylize.py's would.
   7 layer_fusion     coarse-layer style (rows) x fine-layer style (columns)
   8 training_curves  L_G, L_D and the perceptual terms from the run's TensorBoard events
   9 metrics          ours vs identity vs gatys (evaluation/evaluator.py), as .md and .png
+ 10 video            a strip of consecutive video frames, per frame against temporally
+                    consistent (video/consistency.py), and the mean absolute frame-to-
+                    frame difference over time of both and of the input (needs --video)
 
 Defaults fit the paintings run (The Starry Night, The Great Wave, Monet, ...) and fall
 back to the run's own styles and photos (e.g. the quickstart's demo data), logging what
@@ -40,7 +43,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 FIGURES = ("headline", "grid", "weighted_fusion", "bilinear_fusion", "spatial_fusion",
-           "strength", "layer_fusion", "training_curves", "metrics")
+           "strength", "layer_fusion", "training_curves", "metrics", "video")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Preferred defaults, used when the run has them (the paintings run has all).
 HEADLINE_STYLE = "vangogh-the-starry-night"
@@ -71,7 +74,7 @@ class Options:
     """What to draw. Empty values mean "the defaults described in the flags"."""
     run: str
     output: str
-    only: tuple = ()              # figure numbers or names; () = all nine
+    only: tuple = ()              # figure numbers or names; () = all
     contents: tuple = ()          # content files, or names inside the run's content dir
     styles: tuple = ()            # bank style names
     headline_style: str = HEADLINE_STYLE
@@ -86,6 +89,11 @@ class Options:
     gatys_steps: int = 30
     crops_per_style: int = 32
     train: str = ""               # config to train the run with if it has no export
+    video: str = ""               # a clip for figure 10
+    video_frames: int = 50        # frames painted for figure 10's curves
+    video_strip: int = 5          # consecutive frames shown
+    statistics_decay: float = 0.9  # figure 10's consistent method
+    flow_blend: float = 0.5
 
 
 @dataclasses.dataclass
@@ -666,9 +674,77 @@ def table_figure(results, note):
 # --------------------------------------------------------------------------- main
 
 
+# --------------------------------------------------------------------------- video
+
+
+def paint_video_frames(run, options, style):
+    """(input frames, per-frame paintings, consistent paintings) of the clip's first
+    video_frames frames."""
+    import video
+    from video import consistency
+    plan = run.painter.plan(styles=[style])
+    consistent = consistency.ConsistentPainter(run.painter, consistency.ConsistencyOptions(
+        statistics_decay=options.statistics_decay, flow_blend=options.flow_blend))
+    frames, per_frame, smoothed = [], [], []
+    with video.open_video(options.video, max_frames=options.video_frames) as reader:
+        for frame in reader:
+            frames.append(frame.image)
+            per_frame.append(np.clip(run.painter.paint(frame.image, plan), 0, 1))
+            smoothed.append(consistent.paint(frame.image, plan))
+    return frames, per_frame, smoothed
+
+
+def video_figure(run, options, contents, styles):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from video import metrics as video_metrics
+    if not options.video:
+        raise FigureSkipped("no clip given (--video).")
+    frames, per_frame, smoothed = paint_video_frames(run, options, styles[0])
+    if len(frames) < options.video_strip + 1:
+        raise ValueError(f"--video {options.video} has {len(frames)} frames; figure 10 "
+                         f"needs more than --video_strip={options.video_strip}.")
+    first = (len(frames) - options.video_strip) // 2
+    rows = [("input", frames), ("per frame", per_frame), ("consistent", smoothed)]
+    columns = options.video_strip
+    height, width = frames[0].shape[:2]
+    strip_inches = 2.0 * width / height
+    figure = plt.figure(figsize=(strip_inches * columns / 1.6, 1.3 * 3 + 2.6), dpi=DPI)
+    grid = figure.add_gridspec(4, columns, height_ratios=[1, 1, 1, 1.8])
+    for i, (label, images_) in enumerate(rows):
+        for j in range(columns):
+            axes = figure.add_subplot(grid[i, j])
+            axes.imshow(images_[first + j])
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if j == 0:
+                axes.set_ylabel(label, fontsize=FONT_SIZE)
+            if i == 0:
+                axes.set_title(f"frame {first + j}", fontsize=FONT_SIZE)
+    plot = figure.add_subplot(grid[3, :])
+    for label, images_ in rows:
+        plot.plot(range(1, len(images_)), video_metrics.mean_absolute_change(images_),
+                  label=label)
+    plot.axvspan(first, first + columns - 1, color="grey", alpha=0.15,
+                 label="frames shown")
+    plot.set_xlabel("frame t")
+    plot.set_ylabel("mean |O_t - O_{t-1}|")
+    # Log: a shot cut's jump would flatten the small differences that are flicker.
+    plot.set_yscale("log")
+    plot.grid(alpha=0.3)
+    plot.legend(fontsize=FONT_SIZE - 1)
+    figure.suptitle(titled(run, f"{os.path.basename(options.video)} in {styles[0]}: "
+                           f"per frame vs consistent (smoothed statistics, decay "
+                           f"{options.statistics_decay}; flow blend "
+                           f"{options.flow_blend})"), fontsize=FONT_SIZE + 2)
+    return figure
+
+
 FIGURE_FUNCTIONS = (headline_figure, grid_figure, weighted_fusion_figure,
                     bilinear_fusion_figure, spatial_fusion_figure, strength_figure,
-                    layer_fusion_figure, training_curves_figure, metrics_figure)
+                    layer_fusion_figure, training_curves_figure, metrics_figure,
+                    video_figure)
 
 
 def figure_path(output, number):
@@ -676,7 +752,7 @@ def figure_path(output, number):
 
 
 def selected(only):
-    """Figure numbers from --only (numbers or names); all nine by default."""
+    """Figure numbers from --only (numbers or names); all by default."""
     if not only:
         return list(range(1, len(FIGURES) + 1))
     numbers = []
@@ -746,6 +822,9 @@ _METRICS_STYLES = flags.DEFINE_integer("metrics_styles", 4, "The first N figure 
                                        "are evaluated for figure 9.")
 _GATYS_STEPS = flags.DEFINE_integer("gatys_steps", 30, "Adam steps of the gatys "
                                     "baseline per pair (figure 9).")
+_VIDEO = flags.DEFINE_string("video", "", "A clip for figure 10 (video); without it "
+                             "figure 10 is skipped.")
+_VIDEO_FRAMES = flags.DEFINE_integer("video_frames", 50, "Frames painted for figure 10.")
 _TRAIN = flags.DEFINE_string("train", "", "If the run has no export yet, first train it "
                              "with this config (e.g. experiments/paintings.py).")
 flags.mark_flags_as_required(["run", "output"])
@@ -761,7 +840,8 @@ def main(argv):
         style_dir=_STYLE_DIR.value, size=_SIZE.value, headline_size=_HEADLINE_SIZE.value,
         steps=_STEPS.value, square_steps=_SQUARE_STEPS.value,
         metrics_contents=_METRICS_CONTENTS.value, metrics_styles=_METRICS_STYLES.value,
-        gatys_steps=_GATYS_STEPS.value, train=_TRAIN.value)
+        gatys_steps=_GATYS_STEPS.value, train=_TRAIN.value, video=_VIDEO.value,
+        video_frames=_VIDEO_FRAMES.value)
     try:
         written = make_figures(options)
     except ValueError as error:

@@ -148,10 +148,10 @@ def test_unfinished_run_is_drawn_from_its_newest_checkpoint(trained_run, tmp_pat
 
 
 def test_only_selects_figures_by_number_or_name():
-    assert figures.selected(()) == list(range(1, 10))
+    assert figures.selected(()) == list(range(1, 11))
     assert figures.selected(["8", "grid", "2"]) == [2, 8]
     with pytest.raises(ValueError, match="is not a figure"):
-        figures.selected(["10"])
+        figures.selected(["11"])
 
 
 def test_read_scalars_returns_logged_values_and_later_files_win(tmp_path):

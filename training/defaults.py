@@ -134,6 +134,15 @@ def _loss():
     loss.end_to_end = False
     loss.arbitrary_weight = 10.0
     loss.photo_style_prob = 0.0
+    # Temporal consistency without video (losses/temporal.py, Wang et al. 2020):
+    # G(T(x) + n) ~ T(G(x)) for a random warp T per example (up to temporal_shift
+    # pixels, temporal_rotation degrees, 1 +- temporal_zoom) and noise n of std
+    # temporal_noise; loss/G/temporal. One more pass of G per step when on. 0 = off.
+    loss.temporal_weight = 0.0
+    loss.temporal_shift = 4.0
+    loss.temporal_rotation = 1.0
+    loss.temporal_zoom = 0.02
+    loss.temporal_noise = 0.02
     return loss
 
 

@@ -4,7 +4,7 @@ One step, per replica (replica_step):
   paint()                    codes (bank, encoder, mixed with a neighbour's) -> fakes;
   judge()                    D on the fakes and the real style images (stage 2 only);
   generator_objective()      perceptual [+ arbitrary] + keep [+ encoder + identity]
-                             [+ adversarial];
+                             [+ adversarial] [+ temporal];
   discriminator_objective()  adversarial + R1;
 then both players are updated from the same fake batch.
 """
@@ -15,7 +15,7 @@ import keras
 import ml_collections
 import tensorflow as tf
 
-from losses import adversarial, perceptual
+from losses import adversarial, perceptual, temporal
 from models import discriminator as discriminator_lib
 from models import generator as generator_lib
 from models import style as style_lib
@@ -309,6 +309,7 @@ def generator_objective(context, painting, judgement=None):
         total = w_content content + w_style style + w_tv tv + w_keep keep
                 [+ w_encoder encoder + w_identity identity]   (style encoder on)
                 [+ w_adv adv]                                  (adversarial stage)
+                [+ w_temporal temporal]                        (temporal_weight > 0)
     """
     total, terms = perceptual_objective(context, painting)
     additions = [keep_objective(context, painting)]
@@ -316,6 +317,8 @@ def generator_objective(context, painting, judgement=None):
         additions.append(encoder_objective(context, painting))
     if judgement is not None:
         additions.append(adversarial_objective(context, judgement))
+    if context.loss_config.get("temporal_weight", 0.0) > 0:
+        additions.append(temporal_objective(context, painting))
     for weighted, added_terms in additions:
         total += weighted
         terms.update(added_terms)
@@ -406,6 +409,22 @@ def adversarial_objective(context, judgement):
 def judged(judgement, per_example):
     """Per-example GAN values of the examples the GAN judges (Judgement.weights)."""
     return per_example if judgement.weights is None else per_example * judgement.weights
+def temporal_objective(context, painting):
+    """Compound regularisation (losses/temporal.py): G(T(x) + n) against T(G(x)) for a
+    random small warp T per example, with the codes G painted x with:
+    (weighted, {"temporal": value})."""
+    loss = context.loss_config
+    shape = tf.shape(painting.content)
+    transforms = temporal.random_warps(shape[0], shape[1], shape[2], loss.temporal_shift,
+                                       loss.temporal_rotation, loss.temporal_zoom)
+    code_maps = generator_lib.as_code_map(painting.codes)
+
+    def paint(images):
+        return context.models.generator([images, code_maps], training=True)
+
+    term = context.average(temporal.compound_regularisation(
+        paint, painting.content, painting.fake, transforms, loss.temporal_noise))
+    return loss.temporal_weight * term, {"temporal": term}
 
 
 def discriminator_objective(context, judgement):
