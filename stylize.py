@@ -77,8 +77,9 @@ def run(argv, painting):
     if not _CONTENT.value or not _OUTPUT.value:
         raise painting.UsageError("--content and --output are required.")
     import video
+    from video import consistency
     if video.is_video_job(_CONTENT.value, _OUTPUT.value):
-        return run_video(video, painting)
+        return run_video(video, consistency, painting)
     video_flags = [name for name, flag in (("keyframes", _KEYFRAMES), ("duration",
                    _DURATION), ("max_frames", _MAX_FRAMES)) if flag.value is not None]
     if video_flags or _START.value:
@@ -93,13 +94,18 @@ def run(argv, painting):
         precision=_PRECISION.value)
 
 
-def run_video(video, painting):
+def run_video(video, consistency, painting):
     """Paints a video; a damaged input that was painted up to where it decodes ends
     the run with status 1 and where it stopped."""
     if _EVEN_STEPS.value:
         raise painting.UsageError(
             "--even_steps applies to images; a video's weights and strength are read "
             "as given (--keyframes interpolates them).")
+    try:
+        frame_painter, filters = consistency.make_hooks(consistency.ConsistencyOptions(
+            statistics_decay=_STATISTICS_DECAY.value, flow_blend=_FLOW_BLEND.value))
+    except ValueError as error:
+        raise painting.UsageError(f"--{error}") from error
     result = video.paint_video(
         _MODEL.value, _CONTENT.value, _OUTPUT.value, styles=_STYLE.value,
         masks=_MASK.value, strength=_STRENGTH.value, coarse_style=_COARSE.value,
@@ -107,7 +113,7 @@ def run_video(video, painting):
         max_size=_MAX_SIZE.value, keyframes=_KEYFRAMES.value, start=_START.value,
         duration=_DURATION.value, max_frames=_MAX_FRAMES.value,
         tile_size=_TILE_SIZE.value, tile_overlap=_TILE_OVERLAP.value,
-        precision=_PRECISION.value)
+        precision=_PRECISION.value, frame_painter=frame_painter, filters=filters)
     print(f"Wrote {result.path}: {result.frames} frames, {result.codec}, "
           f"{result.fps:.2f} fps.")
     if result.truncation:
@@ -165,6 +171,12 @@ if __name__ == "__main__":
                                    "Video: paint this many seconds (a quick preview).")
     _MAX_FRAMES = flags.DEFINE_integer("max_frames", None,
                                        "Video: paint at most this many frames.")
+    _FLOW_BLEND = flags.DEFINE_float(
+        "flow_blend", 0.5, "Video: weight in [0, 1) of the previous output, warped by "
+        "optical flow, blended in where the flow holds (less flicker; 0 = per frame).")
+    _STATISTICS_DECAY = flags.DEFINE_float(
+        "statistics_decay", 0.0, "Video: weight in [0, 1) of the past frames' norm "
+        "statistics (smoothed over time, restarted at cuts; 0 = per frame).")
     _EVEN_STEPS = flags.DEFINE_bool(
         "even_steps", False, "Read --strength and the :weights as even slider "
         "positions: mapped through the model's calibration (measured on first use on "

@@ -295,6 +295,21 @@ def test_stylize_paints_a_cut_short_video_up_to_the_cut_and_exits_1(trained_run,
     assert "fps" in result.stderr and "frame " in result.stderr  # the progress bar
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("flag, message", [
+    ("--flow_blend=1", "--flow_blend=1.0 must be in [0, 1)"),
+    ("--even_steps", "--even_steps applies to images"),
+])
+def test_stylize_refuses_bad_video_options_in_one_sentence(trained_run, tmp_path, flag,
+                                                           message):
+    clip, output = tmp_path / "clip.mp4", tmp_path / "out.mp4"
+    write_clip(clip, frames=4, fps=10, audio=False)
+    result = run_stylize(trained_run, clip, output, flag)
+    assert result.returncode == 2, result.stderr
+    assert message in last_lines(result.stderr)[-1]
+    assert not output.exists()
+
+
 def run_stylize(trained_run, content, output, *flags):
     styles = painting.load(trained_run.workdir).names
     return subprocess.run(
