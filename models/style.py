@@ -38,6 +38,9 @@ class StyleBank(layers.Layer):
     """
 
     def __init__(self, num_styles, code_dim, keep_flag=False, **kwargs):
+        # float32 codes under any precision policy, as the encoder's: codes are mixed
+        # and compared across the two, and a lookup costs nothing to keep exact.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.num_styles = num_styles
         self.code_dim = code_dim
@@ -164,8 +167,11 @@ class _EncoderHead:
         self.normalise = layers.LayerNormalization(name="normalise_statistics")
         self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
                                    name="encoder_hidden")
-        self.code = layers.Dense(code_dim, name="encoder_code")
-        self.keep_flag = ZeroKeepFlag(name="zero_keep_flag") if keep_flag else None
+        # Codes are float32 under any precision policy, as the bank's are: they are
+        # mixed with bank codes and compared with them (the pull to the bank).
+        self.code = layers.Dense(code_dim, name="encoder_code", dtype="float32")
+        self.keep_flag = (ZeroKeepFlag(name="zero_keep_flag", dtype="float32")
+                          if keep_flag else None)
 
     def __call__(self, features):
         x = self.concatenate([statistics(features[layer])

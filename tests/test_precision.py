@@ -10,19 +10,24 @@ from models import precision as policies
 from training import precision, step as step_lib
 
 
-def train_steps(precision_name, strategy, steps=2):
+def train_steps(precision_name, strategy, steps=2, arbitrary=False):
     config = quickstart.get_config("test")
     config.train.batch_size = 2
+    if arbitrary:  # the style encoder trained end to end, with the keep flag
+        config.model.encoder = config.model.keep_flag = config.loss.end_to_end = True
+        config.loss.identity_prob = 0.0  # so the arbitrary example is never an identity one
     keras.utils.set_random_seed(0)
     with strategy.scope(), policies.policy(precision_name):
-        models = step_lib.build_models(config.model, config.optim, num_styles=3)
+        models = step_lib.build_models(config.model, config.optim, num_styles=3,
+                                       vgg_config=config.vgg)
         feature_extractor = step_lib.build_feature_extractor(config.vgg)
     replica_step = step_lib.make_replica_step(models, feature_extractor, config.vgg,
                                               config.loss, config.train.batch_size)
     train_step = step_lib.make_distributed_step(strategy, replica_step)
     batch = {"content": tf.random.uniform((2, 32, 32, 3), seed=1),
              "style": tf.random.uniform((2, 32, 32, 3), seed=2),
-             "style_id": tf.constant([0, 2], tf.int32)}
+             # A negative id is an arbitrary (procedural) style: no bank code.
+             "style_id": tf.constant([0, -1 if arbitrary else 2], tf.int32)}
     iterator = iter(strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors(batch).repeat()))
     metrics = [{k: float(v) for k, v in train_step(iterator, True).items()}
@@ -52,6 +57,15 @@ def test_mixed_precision_step_is_finite_with_float32_outputs(precision_name, rep
     assert output.dtype == tf.float32
     assert 0.0 <= float(tf.reduce_min(output)) and float(tf.reduce_max(output)) <= 1.0
     assert models.discriminator([output, codes]).dtype == tf.float32
+
+
+def test_bfloat16_step_trains_the_style_encoder_end_to_end():
+    # The encoder's codes compute in bfloat16 and meet the float32 bank codes.
+    _, metrics, _ = train_steps("mixed_bfloat16", tf.distribute.get_strategy(),
+                                arbitrary=True)
+    for step_metrics in metrics:
+        assert all(np.isfinite(v) for v in step_metrics.values()), step_metrics
+        assert step_metrics["loss/G/arbitrary"] > 0
 
 
 def test_float32_policy_keeps_plain_optimizers_and_policy_is_restored():
