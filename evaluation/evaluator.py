@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 import painting
-from painting import plan as painting_plan
+from painting import calibration, plan as painting_plan
 from data import images
 from evaluation import arbitrary, baselines, classifier as classifier_lib, metrics
 from evaluation import style_reference
@@ -577,18 +577,16 @@ def measured_path(model, contents, start_codes, end_code, start_grams, end_grams
                   network, values):
     """Relative Gram positions t = d_start / (d_start + d_end) [contents, V] of the
     paintings along c(v) = (1 - v) c_start + v c_end, per content (its own start
-    code and start target: a style's, or for the strength path the photo's own)."""
-    weights = np.stack([1.0 - values, values], axis=1).astype(np.float32)
-    curves = []
-    for content, start_code, start_gram in zip(contents, start_codes, start_grams):
-        codes = style_lib.mix(np.stack([start_code, end_code]), weights)
-        outputs = np.asarray(model.paint_codes(
-            np.repeat(content[None], len(values), axis=0), codes))
-        grams = perceptual.gram_matrices(network.style_features(network(outputs)))
-        to_start = metrics.gram_distance(grams, start_gram)
-        to_end = metrics.gram_distance(grams, end_grams)
-        curves.append(to_start / (to_start + to_end))
-    return curves
+    code and start target: a style's, or for the strength path the photo's own),
+    measured as the model's calibration measures them."""
+    def grams(images):
+        return perceptual.gram_matrices(network.style_features(network(
+            np.asarray(images))))
+
+    return [calibration.path_positions(model, grams, content, start_code, end_code,
+                                       (start_gram, end_grams), np.asarray(values))
+            for content, start_code, start_gram in zip(contents, start_codes,
+                                                       start_grams)]
 
 
 def even_step_paths(model, contents, content_names, style_data, network, settings):

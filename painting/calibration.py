@@ -109,12 +109,14 @@ def gram_function(vgg_config):
     return grams
 
 
-def path_positions(painter, grams, content, start_code, end_code, targets):
-    """t(v) at VALUES for one photo [S, S, 3] along start_code -> end_code, with
-    targets = (start Gram target, end Gram target), each a list of [1, C, C]."""
-    weights = np.stack([1.0 - VALUES, VALUES], axis=1).astype(np.float32)
+def path_positions(painter, grams, content, start_code, end_code, targets,
+                   values=VALUES):
+    """t(v) at `values` for one photo [S, S, 3] along start_code -> end_code, with
+    targets = (start Gram target, end Gram target), each a list of [1, C, C], and
+    grams(images) -> the images' Gram matrices, a list of [B, C, C]."""
+    weights = np.stack([1.0 - values, values], axis=1).astype(np.float32)
     codes = style_lib.mix(np.stack([start_code, end_code]).astype(np.float32), weights)
-    outputs = painter.paint_codes(np.repeat(content[None], len(VALUES), axis=0), codes)
+    outputs = painter.paint_codes(np.repeat(content[None], len(values), axis=0), codes)
     output_grams = grams(outputs)
     to_start, to_end = (np.asarray(perceptual.style_loss(output_grams, target),
                                    np.float64) for target in targets)
