@@ -35,7 +35,7 @@ from absl import app, flags, logging  # noqa: E402
 import command_line  # noqa: E402
 import painting  # noqa: E402
 from data import images as image_files  # noqa: E402
-from storage import workdir as workdir_lib  # noqa: E402
+from storage import atomic, workdir as workdir_lib  # noqa: E402
 
 PREVIEW_SIDE = 256
 MAX_STYLES = 4
@@ -153,7 +153,7 @@ class Studio:
         image = painting.downscale_short_side(photo, PREVIEW_SIDE)
         painted = self.painter.paint(image, self.plan(settings),
                                      preserve_color=settings.preserve_color)
-        return to_uint8(painted), time.perf_counter() - started
+        return atomic.to_pixels(painted), time.perf_counter() - started
 
     def render(self, photo, settings, folder, progress=None):
         """Paints the photo at full size into a PNG in `folder`; returns its path."""
@@ -181,12 +181,8 @@ class Studio:
             steps.append(self.painter.paint(image, self.plan(endpoints),
                                             preserve_color=settings.preserve_color))
         gap = np.ones((image.shape[0], 4, 3), np.float32)
-        return to_uint8(np.concatenate(sum(([step, gap] for step in steps), [])[:-1],
+        return atomic.to_pixels(np.concatenate(sum(([step, gap] for step in steps), [])[:-1],
                                        axis=1))
-
-
-def to_uint8(image):
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def run_files(model_path, names):
@@ -257,7 +253,7 @@ def _editor_value(photo):
     """The brush canvas: the photo at preview size, one empty layer per style."""
     if photo is None:
         return None
-    return {"background": to_uint8(painting.downscale_short_side(photo, 512)),
+    return {"background": atomic.to_pixels(painting.downscale_short_side(photo, 512)),
             "layers": [], "composite": None}
 
 

@@ -46,13 +46,19 @@ def write_csv(path, rows):
     write_atomically(path, buffer.getvalue().encode())
 
 
+def to_pixels(image):
+    """A float [0, 1] image -> uint8, rounded to the nearest level: the pixels every
+    written image, video frame and page preview holds."""
+    return np.clip(np.multiply(image, 255.0, dtype=np.float32) + 0.5, 0, 255).astype(
+        np.uint8)
+
+
 def write_image(path, image):
     """A float [0, 1] RGB image -> PNG or JPEG (by the extension), atomically."""
     pixels = np.empty(np.shape(image), np.uint8)
     # In blocks of rows: one float copy of a 4096x4096 image is 200 MB.
     for start in range(0, len(pixels), 256):
-        block = np.multiply(image[start:start + 256], 255.0, dtype=np.float32) + 0.5
-        pixels[start:start + 256] = np.clip(block, 0, 255)
+        pixels[start:start + 256] = to_pixels(image[start:start + 256])
     extension = os.path.splitext(path)[1].lower()
     parameters = [cv2.IMWRITE_JPEG_QUALITY, 95] if extension != ".png" else []
     ok, encoded = cv2.imencode(extension, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),

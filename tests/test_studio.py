@@ -18,7 +18,7 @@ import pytest
 import painting
 import studio
 from painting import calibration as calibration_lib
-from storage import workdir as workdir_lib
+from storage import atomic, workdir as workdir_lib
 from tests.helpers import make_codes_matter, write_image
 from tests.test_hostile_inputs import huge_png
 
@@ -178,7 +178,7 @@ def _preview_after(page, previous_src, timeout=30_000):
 
 def _library_preview(studio_model, path, settings):
     image = painting.downscale_short_side(painting.load_content(path), studio.PREVIEW_SIDE)
-    return studio.to_uint8(studio_model.painter.paint(image, studio_model.plan(settings)))
+    return atomic.to_pixels(studio_model.painter.paint(image, studio_model.plan(settings)))
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ pixel grid.
 import cv2
 import numpy as np
 
+from storage import atomic
+
 # The metric's preset. Blending (video/consistency.py) uses the faster preset, so
 # the metric does not score the blend against the very flow it was made with.
 METRIC_PRESET = "medium"
@@ -26,7 +28,7 @@ def gray(frame):
     """uint8 luma [H, W] of an RGB frame in [0, 1] (or uint8)."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
-        frame = np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
+        frame = atomic.to_pixels(frame)
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 

@@ -255,11 +255,6 @@ def open_video(path, start=0.0, duration=None, max_frames=None,
     return VideoReader(path, start, duration, max_frames, folder_fps)
 
 
-def _to_pixels(image):
-    return (np.clip(np.asarray(image, np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(
-        np.uint8)
-
-
 class VideoWriter:
     """Writes frames to a video file (H.264 where the FFmpeg build has it) or a folder
     of PNG frames, complete or not at all: under a temporary name until close().
@@ -324,7 +319,7 @@ class VideoWriter:
         self._last_time = time
 
     def _encode(self, image, time):
-        frame = av.VideoFrame.from_ndarray(_to_pixels(image), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(atomic.to_pixels(image), format="rgb24")
         frame.pts = max(round(time / TIME_BASE), self._next_pts())
         frame.time_base = TIME_BASE
         self._pts = frame.pts
