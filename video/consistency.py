@@ -29,6 +29,7 @@ from models import generator as generator_lib
 from painting import images
 from video import flow as flow_lib
 from video import io as video_io
+from video.paint_video import PerFrame, paint_frame
 
 HISTOGRAM_BINS = 32
 
@@ -259,12 +260,6 @@ class ConsistentPainter:
         """The painting [H, W, 3] of the next frame [H, W, 3] in [0, 1]."""
         frame = video_io.Frame(self._index, None, image)
         self._index += 1
-        if self.frame_painter is None:
-            painted = self.painter.paint(image, plan)
-        else:
-            painted = self.frame_painter(self.painter, frame, plan)
-        if preserve_color:
-            painted = images.preserve_color(image, painted)
-        for hook in self.filters:
-            painted = hook(frame, painted)
+        painted = paint_frame(self.painter, frame, plan, self.frame_painter or PerFrame(),
+                              self.filters, preserve_color)
         return np.clip(painted, 0.0, 1.0).astype(np.float32)

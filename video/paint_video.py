@@ -180,6 +180,17 @@ def paint_video(model, content, output, *, styles=(), masks=(), strength=1.0,
     return result
 
 
+def paint_frame(painter, frame, plan, frame_painter, filters, preserve_color):
+    """One frame painted as a video's frames are: the frame painter, the content's
+    colours if asked, then each filter in order."""
+    painted = frame_painter(painter, frame, plan)
+    if preserve_color:
+        painted = painting_images.preserve_color(frame.image, painted)
+    for hook in filters:
+        painted = hook(frame, painted)
+    return painted
+
+
 def _paint_frames(reader, writer, painter, plan_at, frame_painter, filters,
                   preserve_color, max_size, progress):
     """The streaming loop: decode, paint, filter, encode, one frame at a time."""
@@ -188,11 +199,8 @@ def _paint_frames(reader, writer, painter, plan_at, frame_painter, filters,
     bar = Progress(reader.frame_count) if progress else None
     for frame in reader:
         frame = frame._replace(image=painting_images.downscale(frame.image, max_size))
-        painted = frame_painter(painter, frame, plan_at(frame.time))
-        if preserve_color:
-            painted = painting_images.preserve_color(frame.image, painted)
-        for hook in filters:
-            painted = hook(frame, painted)
+        painted = paint_frame(painter, frame, plan_at(frame.time), frame_painter,
+                              filters, preserve_color)
         writer.write(painted, frame.time)
         if bar:
             bar.update(writer.frames_written)
