@@ -321,7 +321,15 @@ def test_each_arbitrary_ablation_row_adds_one_source_to_the_row_before():
         changed = {f"{group}.{key}" for group in new if isinstance(new[group], dict)
                    for key in new[group] if new[group][key] != old[group][key]}
         assert changed == sources[row], row
-    last = rows.row_config("augmentation").to_dict()
-    full = paintings.get_config("arbitrary").to_dict()
-    for group in ("data", "model", "loss"):
-        assert last[group] == full[group]
+
+
+def test_the_first_and_last_ablation_rows_are_the_full_runs_cut_at_the_budget():
+    # So bank_only and augmentation are the heldout and arbitrary runs at step 1500.
+    from experiments.ablations import arbitrary as rows
+
+    for row, variant in (("bank_only", "heldout"), ("augmentation", "arbitrary")):
+        cut, full = rows.row_config(row), paintings.get_config(variant)
+        assert cut.train.num_steps == 1500 < full.train.num_steps
+        cut.train.num_steps = full.train.num_steps
+        cut.train.export_saved_model = full.train.export_saved_model
+        assert cut.to_dict() == full.to_dict(), row
