@@ -600,11 +600,12 @@ def even_step_paths(model, contents, content_names, style_data, network, setting
                                                      settings["style_dir"])]
     contents = contents[:settings["fusion_contents"]]
     grams_of = [[gram[k:k + 1] for gram in style_data.grams] for k in (style_a, style_b)]
-    calibration = model.calibration() if settings["even_steps"] else None
+    calibration = model.calibration(pair) if settings["even_steps"] else None
     sliders = FUSION_WEIGHTS
     settings_at = {"before": sliders}
     if calibration is not None:
-        settings_at["after"] = np.array([calibration.even_weight(u) for u in sliders])
+        settings_at["after"] = np.array([calibration.even_weight(u, pair)
+                                         for u in sliders])
     results = {"fusion_steps": {"pair": pair, "contents": list(
         content_names[:len(contents)])}}
     for name, values in settings_at.items():
@@ -620,7 +621,8 @@ def even_step_paths(model, contents, content_names, style_data, network, setting
     own_grams = [perceptual.gram_matrices(network.style_features(network(content[None])))
                  for content in contents]
     if calibration is not None:
-        settings_at["after"] = np.array([calibration.even_strength(u) for u in sliders])
+        settings_at["after"] = np.array([calibration.even_strength(u, pair[:1])
+                                         for u in sliders])
     for name, values in settings_at.items():
         curves = measured_path(model, contents, own_codes, code_a, own_grams,
                                grams_of[0], network, values)

@@ -1,4 +1,4 @@
-"""Even sliders: a per-model map from slider positions to strengths and fusion weights,
+"""Even sliders: per-model maps from slider positions to strengths and fusion weights,
 so that equal slider steps move the painting by equal steps of style.
 
 Along a path of codes c(v) = (1 - v) c_0 + v c_1 (models.style.mix), v = 0, 0.1, ..., 1,
@@ -8,19 +8,26 @@ painted on a few photos, the style position is the relative Gram position
 
 with d the Gram distance over the VGG style layers (losses.perceptual.style_loss), the
 measure evaluate.py reports, and T_0, T_1 the Gram targets of the path's two ends: a
-style's (the mean over its first images in the run's style folder, as evaluate.py
-makes them) or the photo's own. Two paths per model:
-  weights   c_0, c_1 two bank styles (the first pairs), averaged with each pair's
-            reversed path, so the map of w and of 1 - w agree;
+style's (the mean over its first training images, as evaluate.py makes them) or the
+photo's own. The curves are measured per style pair and per style, because their shapes
+differ more between pairs than between photos (on the quickstart model, a curve
+averaged over six pairs left a step ratio of 1.5-2.1 on other pairs' paths):
+  weights   c_0, c_1 two bank styles, averaged with each photo's reversed path, so the
+            map of w and of 1 - w agree and the pair's order does not matter;
   strength  c_0 the photo's own code (the style encoder), T_0 the photo's Gram; c_1 a
             bank style; only for models with an encoder (others have no strength
             below 1).
-The curves are normalised to run from 0 to 1 (outputs never reach a style's target).
-The mean curve is made increasing and inverted: slider u -> v = t^-1(u). evaluate.py
-measures the step ratio of t on other photos, before and after.
+A pair's or a style's curve is measured the first time it is used (a few seconds) and
+stored with the export; fusions of more than two styles use the mean of their pairs'
+curves, and styles without a bank code (style images) the mean of the first pairs'.
+Each curve is normalised to run from 0 to 1 (outputs never reach a style's target),
+made increasing and inverted: slider u -> v = t^-1(u). evaluate.py measures the step
+ratio of t on other photos, before and after.
 """
 import dataclasses
+import itertools
 import os
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -37,8 +44,8 @@ from storage import workdir as workdir_lib
 
 VALUES = np.round(np.linspace(0.0, 1.0, 11), 2)
 PHOTOS = 4           # photos of the run's content folder the curves are averaged over
-MAX_PAIRS = 6        # style pairs of the weight curve
-MAX_STYLES = 4       # styles of the strength curve
+MAX_PAIRS = 6        # style pairs measured up front (the fallback weight curve)
+MAX_STYLES = 4       # styles measured up front (the fallback strength curve)
 MAX_STYLE_IMAGES = 8  # images per style averaged into its Gram target (evaluate.py's)
 
 
@@ -55,39 +62,84 @@ def _inverse(position):
     return np.interp(VALUES, position, VALUES)
 
 
+def pair_key(name_a, name_b):
+    """The key of a style pair's weight curve: its names, sorted (order-free)."""
+    return "|".join(sorted((name_a, name_b)))
+
+
+def _mean_curve(curves):
+    return np.mean([np.asarray(curve, np.float64) for curve in curves], axis=0).tolist()
+
+
 @dataclasses.dataclass
 class Calibration:
-    """Measured style positions at VALUES; even_* map slider positions to settings."""
+    """Measured style positions at VALUES; even_* map slider positions to settings.
+
+    weight_position / strength_position are the fallbacks (means over the pairs and
+    styles measured up front); pair_positions {pair_key: curve} and
+    style_positions {style name: strength curve} are used where measured."""
     weight_position: list
     strength_position: list = None   # None: the model has no style encoder
     generator_sha256: str = ""
     photos: list = dataclasses.field(default_factory=list)
+    pair_positions: dict = dataclasses.field(default_factory=dict)
+    style_positions: dict = dataclasses.field(default_factory=dict)
 
-    def even_weight(self, slider):
-        """The share of style b for a slider at `slider` in [0, 1] (two styles)."""
-        return float(np.interp(slider, VALUES, _inverse(self.weight_position)))
+    def weight_curve(self, names=()):
+        """The weight curve of a fusion of `names`: the mean of their pairs' curves
+        when all are measured, else the fallback."""
+        keys = [pair_key(a, b) for a, b in itertools.combinations(names, 2)]
+        if keys and all(key in self.pair_positions for key in keys):
+            return _mean_curve(self.pair_positions[key] for key in keys)
+        return self.weight_position
 
-    def even_strength(self, slider):
-        """The strength for a slider at `slider`; unchanged without a strength curve."""
+    def strength_curve(self, names=()):
+        """The strength curve toward a fusion of `names` (the mean of theirs when all
+        are measured, else the fallback), or None without an encoder."""
         if self.strength_position is None:
-            return float(slider)
-        return float(np.interp(slider, VALUES, _inverse(self.strength_position)))
+            return None
+        if names and all(name in self.style_positions for name in names):
+            return _mean_curve(self.style_positions[name] for name in names)
+        return self.strength_position
 
-    def even_weights(self, weights):
+    def even_weight(self, slider, names=()):
+        """The share of one style for a slider at `slider` in [0, 1] (two styles)."""
+        return float(np.interp(slider, VALUES, _inverse(self.weight_curve(names))))
+
+    def even_strength(self, slider, names=()):
+        """The strength for a slider at `slider`; unchanged without a strength curve."""
+        curve = self.strength_curve(names)
+        if curve is None:
+            return float(slider)
+        return float(np.interp(slider, VALUES, _inverse(curve)))
+
+    def even_weights(self, weights, names=()):
         """Weights normalised to sum 1, each mapped by even_weight, renormalised: for
-        two styles exactly (1 - g(u), g(u)), as the curve is symmetric."""
+        two styles exactly (1 - g(u), g(u)), as the curves are symmetric."""
         shares = np.asarray(plan_lib.normalised_weights(list(weights)), np.float64)
-        mapped = np.array([self.even_weight(share) for share in shares])
+        mapped = np.array([self.even_weight(share, names) for share in shares])
         return (mapped / mapped.sum()).astype(np.float32)
 
     def apply(self, styles, strength):
         """(styles as (name, weight) pairs with even weights, even strength)."""
         parsed = [spec if isinstance(spec, tuple) else plan_lib.parse_style_spec(spec)
                   for spec in styles]
+        names = [name for name, _ in parsed]
         if len(parsed) > 1:
-            weights = self.even_weights([weight for _, weight in parsed])
+            weights = self.even_weights([weight for _, weight in parsed], names)
             parsed = [(name, float(w)) for (name, _), w in zip(parsed, weights)]
-        return parsed, self.even_strength(strength)
+        return parsed, self.even_strength(strength, names)
+
+    def missing(self, names, bank_names, has_encoder):
+        """(pairs, styles) among `names` that are bank styles without a curve yet."""
+        bank = [name for name in dict.fromkeys(names) if name in bank_names]
+        if len(bank) < len(set(names)):
+            return [], []  # a style image is fused: the fallback curves apply
+        pairs = [pair for pair in itertools.combinations(sorted(bank), 2)
+                 if pair_key(*pair) not in self.pair_positions]
+        styles = ([name for name in bank if name not in self.style_positions]
+                  if has_encoder else [])
+        return pairs, styles
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -123,51 +175,9 @@ def path_positions(painter, grams, content, start_code, end_code, targets,
     return to_start / np.maximum(to_start + to_end, 1e-30)
 
 
-def calibrate(painter, contents, style_targets, grams, generator_sha256="",
-              photos=()):
-    """The Calibration of a painter, measured on photos `contents` [N, S, S, 3] with
-    style_targets {bank style name: its Gram target} and grams (gram_function)."""
-    source = painter.source
-    styles = [index for index, name in enumerate(source.names) if name in style_targets]
-    pairs = [(i, j) for i in styles for j in styles if i < j]
-    weight_curves = []
-    for i, j in pairs[:MAX_PAIRS]:
-        targets = (style_targets[source.names[i]], style_targets[source.names[j]])
-        for content in contents:
-            curve = path_positions(painter, grams, content, source.codes[i],
-                                   source.codes[j], targets)
-            weight_curves.extend([curve, 1.0 - curve[::-1]])
-    strength_curves = []
-    if source.encoder is not None:
-        for content in contents:
-            own = (plan_lib.encode_image(content, source), grams(content[None]))
-            strength_curves.extend(path_positions(
-                painter, grams, content, own[0], source.codes[k],
-                (own[1], style_targets[source.names[k]])) for k in styles[:MAX_STYLES])
-    return Calibration(
-        weight_position=(np.mean(weight_curves, axis=0).tolist() if weight_curves
-                         else VALUES.tolist()),
-        strength_position=(np.mean(strength_curves, axis=0).tolist()
-                           if strength_curves else None),
-        generator_sha256=generator_sha256, photos=list(photos))
-
-
-def style_targets(grams, style_dir, names, size, resize, max_images=MAX_STYLE_IMAGES):
-    """{name: mean Gram target} of the bank styles found in the run's style folder."""
-    folder_names, files = image_files.list_styles(style_dir)
-    targets = {}
-    for name, style_files in zip(folder_names, files):
-        if name in names[:max(MAX_STYLES, 2 * MAX_PAIRS)] and style_files:
-            images = np.stack([image_files.center_square(path, resize, size)
-                               for path in style_files[:max_images]])
-            targets[name] = [tf.reduce_mean(gram, axis=0, keepdims=True)
-                             for gram in grams(images)]
-    return targets
-
-
 def calibration_data(model_path, count=PHOTOS, size=None):
-    """(photos [N, S, S, 3], their names, VGG settings, style folder, style resize)
-    of the run a model belongs to: the first `count` photos of its content folder at
+    """(photos [N, S, S, 3], their names, VGG settings, style folders, style resize,
+    held-out files) of the run a model belongs to: the first `count` photos of its content folder at
     `size` (default: the run's image size, as evaluate.py sees them)."""
     config, workdir = loading.find_run_config(model_path)
     if config is None:
@@ -175,10 +185,13 @@ def calibration_data(model_path, count=PHOTOS, size=None):
                          f"{workdir_lib.CONFIG_FILE} was found for {model_path!r}; "
                          f"expected a run's workdir or the export inside it.")
     content_dir, style_dir = workdir_lib.data_folders(config, workdir)
-    files = (image_files.keep_readable_images(image_files.list_images(content_dir),
-                                              content_dir, log=False)[:count]
+    # The run's own training photos: never a held-out one (data.exclude).
+    exclude = tuple(config["data"].get("exclude") or ())
+    files = (image_files.without(image_files.keep_readable_images(
+        image_files.list_images(content_dir), content_dir, log=False), exclude)[:count]
              if os.path.isdir(content_dir) else [])
-    if not files or not os.path.isdir(style_dir):
+    style_folders = [part.strip() for part in str(style_dir).split(",")]
+    if not files or not all(os.path.isdir(folder) for folder in style_folders):
         raise UsageError(f"Even steps need the run's photos and style images to "
                          f"calibrate on, but {content_dir!r} or {style_dir!r} has "
                          f"none.")
@@ -188,17 +201,134 @@ def calibration_data(model_path, count=PHOTOS, size=None):
                              / config["data"]["image_size"]))
     contents = np.stack([image_files.center_square(path, size, size) for path in files])
     return (contents, [os.path.basename(path) for path in files], config["vgg"],
-            style_dir, resize)
+            style_dir, resize, exclude)
 
 
-def calibrate_run(painter, model_path, count=PHOTOS, size=None):
-    """calibrate() on the run's first photos and its style images."""
-    contents, photos, vgg_config, style_dir, resize = calibration_data(
-        model_path, count, size)
-    grams = gram_function(vgg_config)
-    targets = style_targets(grams, style_dir, painter.names, contents.shape[1], resize)
-    return calibrate(painter, contents, targets, grams, export_sha256(model_path),
-                     photos)
+def style_names(styles):
+    """The style names (or image paths) of style specs or (name, weight) pairs."""
+    return [(spec if isinstance(spec, tuple) else plan_lib.parse_style_spec(spec))[0]
+            for spec in styles]
+
+
+class Calibrator:
+    """Measures a painter's curves on its run's first photos and style images; the
+    photos and the Gram function are loaded once, each style's target when first
+    needed."""
+
+    def __init__(self, painter, count=PHOTOS, size=None):
+        self.painter = painter
+        (self.contents, self.photos, vgg_config, style_dir, self.resize,
+         exclude) = calibration_data(painter.source.model_path, count, size)
+        self.grams = gram_function(vgg_config)
+        self.style_files = dict(zip(*image_files.list_styles(style_dir, exclude)))
+        self.targets = {}
+
+    def target(self, name):
+        """A bank style's Gram target (the mean over its first training images), or
+        None when the run's style folders have no image of it."""
+        if name not in self.targets:
+            files = self.style_files.get(name, [])[:MAX_STYLE_IMAGES]
+            size = self.contents.shape[1]
+            self.targets[name] = [tf.reduce_mean(gram, axis=0, keepdims=True)
+                                  for gram in self.grams(np.stack([
+                                      image_files.center_square(path, self.resize, size)
+                                      for path in files]))] if files else None
+        return self.targets[name]
+
+    def code(self, name):
+        return self.painter.source.codes[self.painter.names.index(name)]
+
+    def pair_curve(self, name_a, name_b):
+        """The symmetric weight curve of a pair over the photos (None: no target)."""
+        targets = (self.target(name_a), self.target(name_b))
+        if None in targets:
+            return None
+        curves = []
+        for content in self.contents:
+            curve = path_positions(self.painter, self.grams, content,
+                                   self.code(name_a), self.code(name_b), targets)
+            curves.extend([curve, 1.0 - curve[::-1]])
+        return _mean_curve(curves)
+
+    def strength_curve(self, name):
+        """The strength curve photo -> style over the photos (None: no target)."""
+        target = self.target(name)
+        if target is None:
+            return None
+        return _mean_curve(path_positions(
+            self.painter, self.grams, content,
+            plan_lib.encode_image(content, self.painter.source), self.code(name),
+            (self.grams(content[None]), target)) for content in self.contents)
+
+    def add(self, calibration, pairs, styles):
+        """Measures the curves of `pairs` and `styles` into `calibration`."""
+        for name_a, name_b in pairs:
+            curve = self.pair_curve(name_a, name_b)
+            if curve is not None:
+                calibration.pair_positions[pair_key(name_a, name_b)] = curve
+        for name in styles:
+            curve = self.strength_curve(name)
+            if curve is not None:
+                calibration.style_positions[name] = curve
+
+    def calibrate(self, generator_sha256=""):
+        """A Calibration with the first MAX_STYLES styles' curves and their first
+        MAX_PAIRS pairs' curves measured, and their means as the fallbacks."""
+        styles = [name for name in self.painter.names
+                  if self.target(name) is not None][:MAX_STYLES]
+        has_encoder = self.painter.source.encoder is not None
+        calibration = Calibration(weight_position=VALUES.tolist(),
+                                  generator_sha256=generator_sha256,
+                                  photos=list(self.photos))
+        self.add(calibration, list(itertools.combinations(styles, 2))[:MAX_PAIRS],
+                 styles if has_encoder else [])
+        if calibration.pair_positions:
+            calibration.weight_position = _mean_curve(
+                calibration.pair_positions.values())
+        if has_encoder:
+            calibration.strength_position = (
+                _mean_curve(calibration.style_positions.values())
+                if calibration.style_positions else VALUES.tolist())
+        return calibration
+
+
+class EvenSteps:
+    """A painter's Calibration: read from its export, or measured on first use, and
+    completed with each new pair or style the first time it is used; stored with the
+    export after each change (atomically; kept in memory when the export is
+    read-only). Thread-safe: the studio's sessions share one."""
+
+    def __init__(self, painter):
+        self.painter = painter
+        self.lock = threading.Lock()
+        self.calibration = None
+        self.calibrator = None
+
+    def get(self, names=()):
+        """The Calibration, with curves for the bank styles among `names`."""
+        model_path = self.painter.source.model_path
+        with self.lock:
+            if self.calibration is None:
+                self.calibration = read_calibration(model_path)
+            if self.calibration is None:
+                logging.info("Calibrating even steps on the run's first %d photos.",
+                             PHOTOS)
+                self.calibration = self._calibrator().calibrate(
+                    export_sha256(model_path))
+                store_calibration(model_path, self.calibration)
+            pairs, styles = self.calibration.missing(
+                names, self.painter.names, self.painter.source.encoder is not None)
+            if pairs or styles:
+                logging.info("Measuring even-step curves of %s.",
+                             ", ".join([" + ".join(pair) for pair in pairs] + styles))
+                self._calibrator().add(self.calibration, pairs, styles)
+                store_calibration(model_path, self.calibration)
+            return self.calibration
+
+    def _calibrator(self):
+        if self.calibrator is None:
+            self.calibrator = Calibrator(self.painter)
+        return self.calibrator
 
 
 def export_sha256(model_path):
@@ -223,23 +353,12 @@ def read_calibration(model_path):
     return stored
 
 
-def load_or_calibrate(painter):
-    """The painter's stored Calibration, or one measured now (first use) and stored
-    with its export (atomically; kept in memory when the export is read-only)."""
-    model_path = painter.source.model_path
-    stored = read_calibration(model_path)
-    if stored is not None:
-        return stored
-    logging.info("Calibrating even steps on the run's first %d photos.", PHOTOS)
-    calibration = calibrate_run(painter, model_path)
-    if not loading.uses_checkpoint(model_path):
-        store_calibration(model_path, calibration)
-    return calibration
-
-
 def store_calibration(model_path, calibration):
     """Writes calibration.json into the model's export folder, atomically; a warning
-    (the calibration is measured again next time) when the folder is read-only."""
+    (the calibration is measured again next time) when the folder is read-only.
+    Nothing for a checkpoint, which has no export folder."""
+    if loading.uses_checkpoint(model_path):
+        return
     path = workdir_lib.calibration_path(loading.resolve_export_dir(model_path))
     try:
         atomic.write_json(path, calibration.to_json())

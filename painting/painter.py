@@ -27,7 +27,7 @@ class Painter:
         self.tile_size, self.tile_overlap = tile_size, tile_overlap
         self._tiled = None
         self._paint_codes = None
-        self._calibration = None
+        self._even_steps = calibration_lib.EvenSteps(self)
         # Traced, not eager: eagerly, a spatial code map is resized and run through
         # the code MLP at every norm's resolution with each intermediate kept, and a
         # masked 512x512 blend peaked at 1.9 GB against 1.0 GB traced (1.05 GB and
@@ -46,17 +46,17 @@ class Painter:
         with even_steps, weights and strength are slider positions mapped through the
         model's calibration (painting.calibration)."""
         if even_steps:
-            styles, strength = self.calibration().apply(styles, strength)
+            styles, strength = self.calibration(
+                calibration_lib.style_names(styles)).apply(styles, strength)
         return plan_lib.make_plan(self.source, styles=styles, masks=masks,
                                   strength=strength, coarse_style=coarse_style,
                                   fine_style=fine_style)
 
-    def calibration(self):
-        """The model's even-step Calibration: stored with its export, or measured on
-        first use (painting.calibration.load_or_calibrate)."""
-        if self._calibration is None:
-            self._calibration = calibration_lib.load_or_calibrate(self)
-        return self._calibration
+    def calibration(self, names=()):
+        """The model's even-step Calibration, with the curves of the bank styles in
+        `names`: stored with its export, or measured on first use
+        (painting.calibration.EvenSteps)."""
+        return self._even_steps.get(names)
 
     def fields(self, image, plan):
         """The (coarse, fine) code fields of `plan` for one content image."""

@@ -33,8 +33,14 @@ def studio_model(trained_run, tmp_path_factory):
     shutil.copytree(trained_run.workdir, workdir)
     painter = painting.load(workdir)
     make_codes_matter(painter.generator, seed=3, stddev=0.5)
-    calibration_lib.store_calibration(
-        workdir, calibration_lib.calibrate_run(painter, workdir, count=1, size=32))
+    calibration = calibration_lib.Calibrator(painter, count=1, size=32).calibrate(
+        calibration_lib.export_sha256(workdir))
+    # The 3-step model barely moves along a path: a known S-shaped curve for the first
+    # pair makes the even weights visibly differ from the sliders.
+    values = calibration_lib.VALUES
+    calibration.pair_positions[calibration_lib.pair_key(*painter.names[:2])] = (
+        3 * values ** 2 - 2 * values ** 3).tolist()
+    calibration_lib.store_calibration(workdir, calibration)
     return studio.Studio(painter, workdir)
 
 
@@ -61,6 +67,50 @@ def test_calibration_inverts_a_measured_curve():
     assert flat.even_weight(0.3) == pytest.approx(0.3)  # a model whose codes do not matter
 
 
+def test_calibration_uses_the_curves_of_the_styles_in_use():
+    values = calibration_lib.VALUES
+    smoothstep = 3 * values ** 2 - 2 * values ** 3  # symmetric, as measured curves are
+    calibration = painting.Calibration(
+        weight_position=values.tolist(), strength_position=values.tolist(),
+        pair_positions={"a|b": smoothstep.tolist(), "a|c": (values ** 4).tolist(),
+                        "b|c": values.tolist()},
+        style_positions={"a": (values ** 2).tolist()})
+    # smoothstep(0.326) = 0.25
+    assert calibration.even_weight(0.25, ["b", "a"]) == pytest.approx(0.326, abs=0.01)
+    assert calibration.even_weight(0.25, ["a", "d"]) == pytest.approx(0.25)  # fallback
+    three = np.mean([smoothstep, values ** 4, values], axis=0)
+    np.testing.assert_allclose(calibration.weight_curve(["c", "b", "a"]), three)
+    assert calibration.even_strength(0.64, ["a"]) == pytest.approx(0.8, abs=0.01)
+    assert calibration.even_strength(0.64, ["a", "b"]) == pytest.approx(0.64)
+    styles, strength = calibration.apply(["a:0.75", "b:0.25"], 0.64)
+    assert [name for name, _ in styles] == ["a", "b"]
+    assert styles[1][1] == pytest.approx(0.326, abs=0.01)
+    assert strength == pytest.approx(0.64)  # b has no strength curve: the fallback
+    bank = ["a", "b", "c", "d"]
+    assert calibration.missing(["d", "a", "b"], bank, True) == (
+        [("a", "d"), ("b", "d")], ["d", "b"])
+    assert calibration.missing(["a", "b"], bank, False) == ([], [])
+    # A style image has no bank code to calibrate: the fallback curves apply.
+    assert calibration.missing(["a", "painting.jpg"], bank, True) == ([], [])
+
+
+def test_a_pairs_curve_is_measured_on_first_use_and_stored(studio_model):
+    painter = studio_model.painter
+    a, b = painter.names[:2]
+    calibration = painter.calibration()
+    measured = calibration.pair_positions.pop(calibration_lib.pair_key(a, b))
+    assert calibration.weight_curve([a, b]) == calibration.weight_position
+    assert painter.calibration([b, a]) is calibration
+    remeasured = calibration.pair_positions[calibration_lib.pair_key(a, b)]
+    assert len(remeasured) == len(calibration_lib.VALUES)
+    assert remeasured != measured  # measured again on the run's own photos and size
+    np.testing.assert_allclose(remeasured, 1.0 - np.array(remeasured)[::-1], atol=1e-9)
+    stored = calibration_lib.read_calibration(studio_model.model_path)
+    assert stored.pair_positions[calibration_lib.pair_key(a, b)] == remeasured
+    calibration.pair_positions[calibration_lib.pair_key(a, b)] = measured
+    calibration_lib.store_calibration(studio_model.model_path, calibration)
+
+
 def test_calibration_is_stored_for_its_generator(studio_model):
     stored = calibration_lib.read_calibration(studio_model.model_path)
     assert stored is not None and stored.photos
@@ -84,8 +134,9 @@ def test_weights_to_code(studio_model):
     settings = _settings(studio_model)
     even = studio_model.plan(settings)
     calibration = studio_model.painter.calibration()
-    np.testing.assert_allclose(even.weights, calibration.even_weights([0.3, 0.7]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        even.weights, calibration.even_weights([0.3, 0.7], settings.names[:2]), atol=1e-6)
+    assert not np.allclose(even.weights, [0.3, 0.7], atol=0.01)
     plain = studio_model.plan(_settings(studio_model, even_steps=False))
     np.testing.assert_allclose(plain.weights, [0.3, 0.7], atol=1e-6)
     codes = studio_model.painter.source.codes[:2]
@@ -264,7 +315,7 @@ def test_stylize_even_steps_paints_the_calibrated_weights(studio_model, tmp_path
     even = painting.paint_files(
         studio_model.painter, str(tmp_path / "photo.png"), str(tmp_path / "even.png"),
         styles=[f"{a}:0.3", f"{b}:0.7"], even_steps=True, progress=False)[0]
-    shares = studio_model.painter.calibration().even_weights([0.3, 0.7])
+    shares = studio_model.painter.calibration().even_weights([0.3, 0.7], [a, b])
     mapped = painting.paint_files(
         studio_model.painter, str(tmp_path / "photo.png"), str(tmp_path / "mapped.png"),
         styles=[f"{a}:{shares[0]}", f"{b}:{shares[1]}"], progress=False)[0]
