@@ -197,7 +197,7 @@ def run_files(model_path, names):
         if os.path.isdir(folder):
             photos += image_files.list_images(folder)
     previews = {}
-    if os.path.isdir(style_dir):
+    if image_files.has_style_folders(style_dir):
         style_names, files = image_files.list_styles(style_dir)
         previews = {name: style_files[0] for name, style_files in zip(style_names, files)
                     if name in names and style_files}

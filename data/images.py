@@ -67,6 +67,16 @@ def list_images(folder):
     return [str(folder / path) for path in sorted(relative_paths, key=lambda p: p.parts)]
 
 
+def style_folders(style_dir):
+    """The folders of a style-folder setting: one, or several separated by commas."""
+    return [Path(part.strip()) for part in str(style_dir).split(",")]
+
+
+def has_style_folders(style_dir):
+    """Whether every folder of a style-folder setting exists."""
+    return all(folder.is_dir() for folder in style_folders(style_dir))
+
+
 def list_styles(style_dir, exclude=()):
     """The styles in `style_dir` and their readable image files, without the files
     named in `exclude` (a held-out split: a style all of whose files are excluded is
@@ -86,7 +96,7 @@ def list_styles(style_dir, exclude=()):
         no readable image, or if two styles share a name (`a/` and `a.jpg`).
     """
     files_by_name = {}
-    for folder in [Path(part.strip()) for part in str(style_dir).split(",")]:
+    for folder in style_folders(style_dir):
         if not folder.is_dir():
             raise ValueError(f"Style folder {folder} does not exist or is not a folder.")
         found_any = False

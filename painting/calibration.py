@@ -190,8 +190,7 @@ def calibration_data(model_path, count=PHOTOS, size=None):
     files = (image_files.without(image_files.keep_readable_images(
         image_files.list_images(content_dir), content_dir, log=False), exclude)[:count]
              if os.path.isdir(content_dir) else [])
-    style_folders = [part.strip() for part in str(style_dir).split(",")]
-    if not files or not all(os.path.isdir(folder) for folder in style_folders):
+    if not files or not image_files.has_style_folders(style_dir):
         raise UsageError(f"Even steps need the run's photos and style images to "
                          f"calibrate on, but {content_dir!r} or {style_dir!r} has "
                          f"none.")

@@ -321,3 +321,28 @@ def test_stylize_even_steps_paints_the_calibrated_weights(studio_model, tmp_path
         styles=[f"{a}:{shares[0]}", f"{b}:{shares[1]}"], progress=False)[0]
     np.testing.assert_array_equal(cv2.imread(even), cv2.imread(mapped))
     assert not np.array_equal(shares, [0.3, 0.7])
+
+
+def test_a_run_with_several_style_folders_and_a_held_out_split(tmp_path):
+    # experiments/paintings.py's layout: collections and single paintings, some held out.
+    for path in ("content/a.png", "content/b.png", "content/held.png",
+                 "collections/artist/1.png", "collections/artist/2.png",
+                 "paintings/single.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        write_image(tmp_path / path, (_photo(height=16, width=16) * 255).astype(np.uint8))
+    held_out = [str(tmp_path / "content/held.png"), str(tmp_path / "collections/artist/1.png")]
+    workdir = tmp_path / "run"
+    os.makedirs(workdir_lib.export_dir(str(workdir)))
+    open(os.path.join(workdir_lib.export_dir(str(workdir)), workdir_lib.GENERATOR_FILE),
+         "wb").close()  # found as an export; these tests read the run's folders only
+    atomic.write_json(workdir_lib.config_path(str(workdir)), {
+        "data": {"demo": False, "content_dir": str(tmp_path / "content"),
+                 "style_dir": f"{tmp_path / 'collections'}, {tmp_path / 'paintings'}",
+                 "exclude": held_out, "image_size": 16, "style_resize": 16},
+        "vgg": {}})
+    photos, previews = studio.run_files(str(workdir), ["artist", "single"])
+    assert len(photos) == 3
+    assert sorted(previews) == ["artist", "single"]
+    contents, names, _, _, _, exclude = calibration_lib.calibration_data(str(workdir))
+    assert names == ["a.png", "b.png"] and contents.shape == (2, 16, 16, 3)
+    assert list(exclude) == held_out
