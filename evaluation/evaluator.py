@@ -566,11 +566,15 @@ def fusion_path(model, contents, style_data, network, settings):
 
 
 def position_summary(values, curves):
-    """Spearman(v, t) and the path smoothness of t, averaged over the contents."""
+    """Spearman(v, t) and the path smoothness of t, averaged over the contents, and
+    the step ratio of the contents' mean curve (the slider's average response, which
+    is what a calibration can even out)."""
     mean = style_reference.mean_ignoring_nan
     smoothness = [metrics.path_smoothness(curve) for curve in curves]
     return {"spearman": mean(metrics.spearman(values, curve) for curve in curves),
-            **{name: mean(s[name] for s in smoothness) for name in smoothness[0]}}
+            **{name: mean(s[name] for s in smoothness) for name in smoothness[0]},
+            "mean_curve_step_ratio": metrics.path_smoothness(
+                np.mean(curves, axis=0))["step_ratio"]}
 
 
 def measured_path(model, contents, start_codes, end_code, start_grams, end_grams,
@@ -681,7 +685,8 @@ def markdown_table(results):
                 if when in method.get(path, {}):
                     summary = method[path][when]["summary"]
                     lines.append(f"{path} {when} calibration: step ratio "
-                                 f"{summary['step_ratio']:.2f}, Spearman "
+                                 f"{summary['step_ratio']:.2f} (of the mean curve "
+                                 f"{summary['mean_curve_step_ratio']:.2f}), Spearman "
                                  f"{summary['spearman']:.3f}.")
     return "\n".join(lines)
 

@@ -127,6 +127,16 @@ def test_speed():
 # --------------------------------------------------------------------------- classifier
 
 
+def test_position_summary_averages_per_photo_and_measures_the_mean_curve():
+    values = np.linspace(0.0, 1.0, 5)
+    # One photo moves evenly, the other jumps once; their mean moves in two steps.
+    even, jump = values, np.array([0.0, 0.0, 1.0, 1.0, 1.0])
+    summary = evaluator.position_summary(values, [even, jump])
+    assert summary["step_ratio"] == pytest.approx((1.0 + 4.0) / 2)
+    assert summary["mean_curve_step_ratio"] == pytest.approx(0.625 / 0.25)
+    assert summary["spearman"] == pytest.approx((1.0 + metrics.spearman(values, jump)) / 2)
+
+
 @pytest.fixture(scope="module")
 def small_vgg():
     return vgg_lib.build_feature_extractor(["block1_conv1", "block2_conv1"],
