@@ -608,7 +608,7 @@ def even_step_paths(model, contents, content_names, style_data, network, setting
     sliders = FUSION_WEIGHTS
     settings_at = {"before": sliders}
     if calibration is not None:
-        settings_at["after"] = np.array([calibration.even_weight(u, pair)
+        settings_at["after"] = np.array([calibration.even_share(u, *pair)
                                          for u in sliders])
     results = {"fusion_steps": {"pair": pair, "contents": list(
         content_names[:len(contents)])}}

@@ -10,10 +10,10 @@ with d the Gram distance over the VGG style layers (losses.perceptual.style_loss
 measure evaluate.py reports, and T_0, T_1 the Gram targets of the path's two ends: a
 style's (the mean over its first training images, as evaluate.py makes them) or the
 photo's own. The curves are measured per style pair and per style, because their shapes
-differ more between pairs than between photos (on the quickstart model, a curve
-averaged over six pairs left a step ratio of 1.5-2.1 on other pairs' paths):
-  weights   c_0, c_1 two bank styles, averaged with each photo's reversed path, so the
-            map of w and of 1 - w agree and the pair's order does not matter;
+differ between pairs, and a pair's path is not symmetric (on the paintings model the
+positions dip before they rise from the first style):
+  weights   c_0, c_1 two bank styles, from the first in sorted order to the other;
+            two styles are mapped along their pair's path, so w and 1 - w agree;
   strength  c_0 the photo's own code (the style encoder), T_0 the photo's Gram; c_1 a
             bank style; only for models with an encoder (others have no strength
             below 1).
@@ -71,13 +71,25 @@ def _mean_curve(curves):
     return np.mean([np.asarray(curve, np.float64) for curve in curves], axis=0).tolist()
 
 
+def _both_ways(curve):
+    """A path's curve and the curve of the same path walked backwards."""
+    curve = np.asarray(curve, np.float64)
+    return [curve, 1.0 - curve[::-1]]
+
+
+def _even(slider, curve):
+    """The setting for a slider at `slider` through a measured curve's inverse."""
+    return float(np.interp(slider, VALUES, _inverse(curve)))
+
+
 @dataclasses.dataclass
 class Calibration:
     """Measured style positions at VALUES; even_* map slider positions to settings.
 
-    weight_position / strength_position are the fallbacks (means over the pairs and
-    styles measured up front); pair_positions {pair_key: curve} and
-    style_positions {style name: strength curve} are used where measured."""
+    weight_position / strength_position are the fallbacks (means over the pairs, each
+    both ways, and the styles measured up front); pair_positions {pair_key: curve
+    from the pair's first name in sorted order to the other} and style_positions
+    {style name: strength curve} are used where measured."""
     weight_position: list
     strength_position: list = None   # None: the model has no style encoder
     generator_sha256: str = ""
@@ -85,12 +97,13 @@ class Calibration:
     pair_positions: dict = dataclasses.field(default_factory=dict)
     style_positions: dict = dataclasses.field(default_factory=dict)
 
-    def weight_curve(self, names=()):
-        """The weight curve of a fusion of `names`: the mean of their pairs' curves
-        when all are measured, else the fallback."""
+    def symmetric_weight_curve(self, names=()):
+        """The order-free weight curve of a fusion of `names`: the mean of their pairs'
+        curves, each with its reverse, when all are measured, else the fallback."""
         keys = [pair_key(a, b) for a, b in itertools.combinations(names, 2)]
         if keys and all(key in self.pair_positions for key in keys):
-            return _mean_curve(self.pair_positions[key] for key in keys)
+            return _mean_curve(curve for key in keys for curve in _both_ways(
+                self.pair_positions[key]))
         return self.weight_position
 
     def strength_curve(self, names=()):
@@ -102,22 +115,32 @@ class Calibration:
             return _mean_curve(self.style_positions[name] for name in names)
         return self.strength_position
 
-    def even_weight(self, slider, names=()):
-        """The share of one style for a slider at `slider` in [0, 1] (two styles)."""
-        return float(np.interp(slider, VALUES, _inverse(self.weight_curve(names))))
+    def even_share(self, slider, start, end):
+        """The share of style `end` on the path start -> end for a slider at `slider`
+        in [0, 1]: through the pair's own curve (measured from the first of the two
+        names in sorted order) when there is one, else the fallback."""
+        curve = self.pair_positions.get(pair_key(start, end))
+        if curve is None:
+            return _even(slider, self.weight_position)
+        if (start, end) == tuple(sorted((start, end))):
+            return _even(slider, curve)
+        return 1.0 - _even(1.0 - slider, curve)
 
     def even_strength(self, slider, names=()):
         """The strength for a slider at `slider`; unchanged without a strength curve."""
         curve = self.strength_curve(names)
-        if curve is None:
-            return float(slider)
-        return float(np.interp(slider, VALUES, _inverse(curve)))
+        return float(slider) if curve is None else _even(slider, curve)
 
-    def even_weights(self, weights, names=()):
-        """Weights normalised to sum 1, each mapped by even_weight, renormalised: for
-        two styles exactly (1 - g(u), g(u)), as the curves are symmetric."""
+    def even_weights(self, weights, names):
+        """Weights of the styles `names`, normalised to sum 1, as even slider positions
+        -> the fusion weights: two styles along their pair's path; more, each share
+        mapped through the order-free curve and renormalised."""
         shares = np.asarray(plan_lib.normalised_weights(list(weights)), np.float64)
-        mapped = np.array([self.even_weight(share, names) for share in shares])
+        if len(names) == 2:
+            end_share = self.even_share(shares[1], *names)
+            return np.array([1.0 - end_share, end_share], np.float32)
+        curve = self.symmetric_weight_curve(names)
+        mapped = np.array([_even(share, curve) for share in shares])
         return (mapped / mapped.sum()).astype(np.float32)
 
     def apply(self, styles, strength):
@@ -238,16 +261,15 @@ class Calibrator:
         return self.painter.source.codes[self.painter.names.index(name)]
 
     def pair_curve(self, name_a, name_b):
-        """The symmetric weight curve of a pair over the photos (None: no target)."""
+        """The weight curve of a pair over the photos, along the path from the first
+        of the two names in sorted order to the other (None: no target)."""
+        name_a, name_b = sorted((name_a, name_b))
         targets = (self.target(name_a), self.target(name_b))
         if None in targets:
             return None
-        curves = []
-        for content in self.contents:
-            curve = path_positions(self.painter, self.grams, content,
-                                   self.code(name_a), self.code(name_b), targets)
-            curves.extend([curve, 1.0 - curve[::-1]])
-        return _mean_curve(curves)
+        return _mean_curve(path_positions(
+            self.painter, self.grams, content, self.code(name_a), self.code(name_b),
+            targets) for content in self.contents)
 
     def strength_curve(self, name):
         """The strength curve photo -> style over the photos (None: no target)."""
@@ -283,7 +305,8 @@ class Calibrator:
                  styles if has_encoder else [])
         if calibration.pair_positions:
             calibration.weight_position = _mean_curve(
-                calibration.pair_positions.values())
+                curve for pair in calibration.pair_positions.values()
+                for curve in _both_ways(pair))
         if has_encoder:
             calibration.strength_position = (
                 _mean_curve(calibration.style_positions.values())

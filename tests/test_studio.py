@@ -56,35 +56,42 @@ def _photo(seed=0, height=40, width=56):
 
 
 def test_calibration_inverts_a_measured_curve():
-    # t(v) = v^2: the slider u must give v = sqrt(u), and weights stay symmetric.
+    # t(v) = v^2: the slider u must give v = sqrt(u).
     curve = (calibration_lib.VALUES ** 2).tolist()
     calibration = painting.Calibration(weight_position=curve, strength_position=curve)
-    assert calibration.even_weight(0.25) == pytest.approx(0.5, abs=0.02)
+    assert calibration.even_share(0.25, "a", "b") == pytest.approx(0.5, abs=0.02)
     assert calibration.even_strength(0.64) == pytest.approx(0.8, abs=0.01)
-    weights = calibration.even_weights([1.0, 3.0])
+    weights = calibration.even_weights([1.0, 3.0], ["a", "b"])
     assert weights.sum() == pytest.approx(1.0)
     flat = painting.Calibration(weight_position=[0.0] * 11)
-    assert flat.even_weight(0.3) == pytest.approx(0.3)  # a model whose codes do not matter
+    # A model whose codes do not matter.
+    assert flat.even_share(0.3, "a", "b") == pytest.approx(0.3)
 
 
 def test_calibration_uses_the_curves_of_the_styles_in_use():
     values = calibration_lib.VALUES
-    smoothstep = 3 * values ** 2 - 2 * values ** 3  # symmetric, as measured curves are
     calibration = painting.Calibration(
         weight_position=values.tolist(), strength_position=values.tolist(),
-        pair_positions={"a|b": smoothstep.tolist(), "a|c": (values ** 4).tolist(),
+        pair_positions={"a|b": (values ** 2).tolist(), "a|c": (values ** 4).tolist(),
                         "b|c": values.tolist()},
         style_positions={"a": (values ** 2).tolist()})
-    # smoothstep(0.326) = 0.25
-    assert calibration.even_weight(0.25, ["b", "a"]) == pytest.approx(0.326, abs=0.01)
-    assert calibration.even_weight(0.25, ["a", "d"]) == pytest.approx(0.25)  # fallback
-    three = np.mean([smoothstep, values ** 4, values], axis=0)
-    np.testing.assert_allclose(calibration.weight_curve(["c", "b", "a"]), three)
+    # The pair's curve runs from a (its first name in sorted order) to b.
+    assert calibration.even_share(0.25, "a", "b") == pytest.approx(0.5, abs=0.02)
+    assert calibration.even_share(0.75, "b", "a") == pytest.approx(0.5, abs=0.02)
+    assert calibration.even_share(0.25, "a", "d") == pytest.approx(0.25)  # fallback
+    # Two styles in either order give the same fusion.
+    np.testing.assert_allclose(calibration.even_weights([0.75, 0.25], ["a", "b"]),
+                               [0.5, 0.5], atol=0.02)
+    np.testing.assert_allclose(calibration.even_weights([0.25, 0.75], ["b", "a"]),
+                               [0.5, 0.5], atol=0.02)
+    three = np.mean([c for curve in (values ** 2, values ** 4, values)
+                     for c in (curve, 1 - curve[::-1])], axis=0)
+    np.testing.assert_allclose(calibration.symmetric_weight_curve(["c", "b", "a"]), three)
     assert calibration.even_strength(0.64, ["a"]) == pytest.approx(0.8, abs=0.01)
     assert calibration.even_strength(0.64, ["a", "b"]) == pytest.approx(0.64)
     styles, strength = calibration.apply(["a:0.75", "b:0.25"], 0.64)
     assert [name for name, _ in styles] == ["a", "b"]
-    assert styles[1][1] == pytest.approx(0.326, abs=0.01)
+    assert styles[1][1] == pytest.approx(0.5, abs=0.02)
     assert strength == pytest.approx(0.64)  # b has no strength curve: the fallback
     bank = ["a", "b", "c", "d"]
     assert calibration.missing(["d", "a", "b"], bank, True) == (
@@ -99,12 +106,12 @@ def test_a_pairs_curve_is_measured_on_first_use_and_stored(studio_model):
     a, b = painter.names[:2]
     calibration = painter.calibration()
     measured = calibration.pair_positions.pop(calibration_lib.pair_key(a, b))
-    assert calibration.weight_curve([a, b]) == calibration.weight_position
+    assert calibration.even_share(0.3, a, b) == pytest.approx(
+        calibration.even_share(0.3, "unmeasured", "pair"))  # the fallback
     assert painter.calibration([b, a]) is calibration
     remeasured = calibration.pair_positions[calibration_lib.pair_key(a, b)]
     assert len(remeasured) == len(calibration_lib.VALUES)
     assert remeasured != measured  # measured again on the run's own photos and size
-    np.testing.assert_allclose(remeasured, 1.0 - np.array(remeasured)[::-1], atol=1e-9)
     stored = calibration_lib.read_calibration(studio_model.model_path)
     assert stored.pair_positions[calibration_lib.pair_key(a, b)] == remeasured
     calibration.pair_positions[calibration_lib.pair_key(a, b)] = measured
@@ -116,7 +123,8 @@ def test_calibration_is_stored_for_its_generator(studio_model):
     assert stored is not None and stored.photos
     assert len(stored.weight_position) == len(calibration_lib.VALUES)
     # The map covers the whole slider, ends to ends, without going back.
-    mapped = [stored.even_weight(u) for u in calibration_lib.VALUES]
+    mapped = [stored.even_share(u, *studio_model.painter.names[:2])
+              for u in calibration_lib.VALUES]
     assert mapped[0] == pytest.approx(0.0, abs=1e-6)
     assert mapped[-1] == pytest.approx(1.0, abs=1e-6)
     assert np.all(np.diff(mapped) >= 0)
