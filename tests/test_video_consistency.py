@@ -47,6 +47,16 @@ def test_warping_error_is_zero_for_a_static_clip():
     assert metric.values()["input"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_warping_error_sums_the_squares_over_the_colour_channels():
+    previous = smooth_image(20, 24, 1)
+    current = previous + np.array([0.1, 0.2, 0.0], np.float32)
+    mask = np.zeros((20, 24), bool)
+    mask[:10] = True
+    zero_flow = np.zeros((20, 24, 2), np.float32)
+    assert metrics.frame_warping_error(current, previous, zero_flow, mask) == \
+        pytest.approx(0.1 ** 2 + 0.2 ** 2, rel=1e-5)
+
+
 def test_warping_error_is_near_zero_for_a_translation_with_its_exact_flow():
     previous, current = translated_clip(2, 2, -1)
     # current(p) = previous(p + (2, -1)): the backward flow is that constant.

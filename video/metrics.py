@@ -3,12 +3,12 @@
 Warping error (Lai et al. 2018, "Learning Blind Video Temporal Consistency", eq. 8):
 
     E_warp = mean over t >= 1 of
-             sum_p M_t(p) ||O_t(p) - W(O_{t-1})(p)||^2 / (3 sum_p M_t(p))
+             sum_p M_t(p) ||O_t(p) - W(O_{t-1})(p)||^2 / sum_p M_t(p)
 
 O are the output frames (RGB in [0, 1]); W warps by the backward flow computed on
 the INPUT frames I_t -> I_{t-1} with DIS (video.flow.METRIC_PRESET); M_t is 1 where
 that flow passes the forward-backward consistency check and lands inside the frame.
-The 3 averages over the colour channels, so the value is a per-value squared error.
+||.||^2 sums the squares over the colour channels, as in the paper.
 Flow error gives the input video itself a floor: only the excess of an output over
 the input's E_warp is flicker.
 
@@ -20,15 +20,15 @@ from video import flow as flow_lib
 
 
 def frame_warping_error(current, previous, backward_flow, mask):
-    """sum_p M(p) ||current(p) - W(previous)(p)||^2 / (3 sum_p M(p)); 0 when no pixel
-    is reliable."""
+    """sum_p M(p) ||current(p) - W(previous)(p)||^2 / sum_p M(p); 0 when no pixel is
+    reliable."""
     mask = np.asarray(mask, np.float64)
     if mask.sum() == 0:
         return 0.0
     difference = (np.asarray(current, np.float64)
                   - flow_lib.warp(previous, backward_flow).astype(np.float64))
     squared = np.sum(difference ** 2, axis=-1)
-    return float(np.sum(mask * squared) / (difference.shape[-1] * mask.sum()))
+    return float(np.sum(mask * squared) / mask.sum())
 
 
 class WarpingError:
