@@ -1,6 +1,7 @@
 """Arbitrary style (issue 18): the held-out split, the procedural style stream, style
 crops at several scales, the keep flag, and the end-to-end objective that trains the
 encoder from G's style loss."""
+import json
 import os
 
 import numpy as np
@@ -333,3 +334,44 @@ def test_the_first_and_last_ablation_rows_are_the_full_runs_cut_at_the_budget():
         cut.train.num_steps = full.train.num_steps
         cut.train.export_saved_model = full.train.export_saved_model
         assert cut.to_dict() == full.to_dict(), row
+
+
+def _write_evaluation(folder, methods, rows, keep_gates=None):
+    os.makedirs(folder)
+    results = {"methods": {name: {"summary": summary} for name, summary in methods.items()}}
+    if keep_gates is not None:
+        results["keep_gates"] = keep_gates
+    with open(os.path.join(folder, "metrics.json"), "w") as f:
+        json.dump(results, f)
+    with open(os.path.join(folder, "metrics.csv"), "w") as f:
+        f.write("method,content,style,mean_abs_change\n" + "".join(
+            f"{method},{content},{style},{change}\n"
+            for method, content, style, change in rows))
+
+
+def test_arbitrary_table_rows_from_evaluations(tmp_path):
+    from experiments import arbitrary_table
+
+    anchors = tmp_path / "anchors"
+    _write_evaluation(str(anchors), {"identity": {"gram_distance": 1000.0},
+                                     "gatys": {"gram_distance": 200.0}}, [])
+    run = tmp_path / "end_to_end"
+    _write_evaluation(str(run / "eval_unseen"), {
+        "encoder": {"gram_distance": 400.0, "deception_rate": 0.75},
+        "nearest_code": {"gram_distance": 600.0, "deception_rate": 0.5}},
+        [("encoder", "a.jpg", "scream", 0.2), ("encoder", "b.jpg", "scream", 0.1),
+         ("encoder", "a.jpg", "udnie", 0.3), ("nearest_code", "a.jpg", "udnie", 0.01)],
+        keep_gates={"scream": [0.0], "udnie": [0.25]})
+    _write_evaluation(str(run / "bank_all"), {
+        "ours": {"gram_distance": 300.0, "deception_rate": 0.5}}, [])
+    row = arbitrary_table.run_row(str(run), arbitrary_table.anchor_summaries(str(anchors)))
+    assert row["run"] == "end_to_end"
+    assert row["gap_closed"] == pytest.approx(0.75)  # (1000 - 400) / (1000 - 200)
+    assert row["keep_gate"] == 0.25
+    assert row["smallest_change"] == pytest.approx(0.15)  # scream's mean over photos
+    assert (row["bank_gram"], row["bank_deception"]) == (300.0, 0.5)
+    lines = arbitrary_table.markdown([row]).splitlines()
+    assert len(lines) == 3 and lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
+    assert "| end_to_end | 400 | 75.0% | 0.750 |" in lines[2]
+    with pytest.raises(ValueError, match="no gatys"):
+        arbitrary_table.anchor_summaries(str(run / "bank_all"))

@@ -1,0 +1,105 @@
+r"""The arbitrary-style table: evaluate.py's results on unseen paintings and on the bank
+styles, one row per run (issue 18's ablation rows and full runs).
+
+    python -m experiments.arbitrary_table --anchors=runs/paintings_arbitrary/eval_unseen \
+        --runs=runs/ablations_arbitrary/bank_only,runs/ablations_arbitrary/end_to_end \
+        --output=runs/ablations_arbitrary/table.md
+
+Each run folder holds two evaluations (README "Arbitrary style" gives the commands):
+`eval_unseen/` (--method=encoder,nearest_code,mean_code,identity on the held-out
+paintings) and `bank_all/` (--method=ours on the bank styles, held-out photos). Gatys
+does not depend on the run, so its Gram distance comes once from --anchors, an
+evaluation of the same paintings and photos with --method=...,gatys; the share of the
+identity -> Gatys Gram gap is computed against it, as evaluate.py computes it.
+"""
+import collections
+import csv
+import json
+import os
+
+from absl import app, flags
+
+from evaluation import arbitrary
+from storage import atomic
+
+UNSEEN, BANK = "eval_unseen", "bank_all"
+HEADER = ("| run | encoder Gram | gap closed | encoder deception | nearest_code Gram | "
+          "nearest_code deception | largest keep gate | smallest mean change | "
+          "bank Gram | bank deception |")
+
+
+def read_evaluation(folder):
+    """(metrics.json as a dict, metrics.csv rows) of an evaluate.py output folder."""
+    with open(os.path.join(folder, "metrics.json")) as f:
+        results = json.load(f)
+    with open(os.path.join(folder, "metrics.csv")) as f:
+        return results, list(csv.DictReader(f))
+
+
+def smallest_style_change(rows, method):
+    """The smallest, over styles, of a method's mean |output - photo| over photos."""
+    changes = collections.defaultdict(list)
+    for row in rows:
+        if row["method"] == method:
+            changes[row["style"]].append(float(row["mean_abs_change"]))
+    return min(sum(values) / len(values) for values in changes.values())
+
+
+def run_row(run, anchors):
+    """The table's values for one run folder, with anchors = the summaries of
+    identity and gatys on the same unseen paintings and photos."""
+    unseen, unseen_rows = read_evaluation(os.path.join(run, UNSEEN))
+    bank, _ = read_evaluation(os.path.join(run, BANK))
+    summaries = {name: method["summary"] for name, method in unseen["methods"].items()}
+    closed = arbitrary.gram_gap_closed({**summaries, **anchors})
+    bank_summary = bank["methods"]["ours"]["summary"]
+    return {"run": os.path.basename(os.path.normpath(run)),
+            "encoder_gram": summaries["encoder"]["gram_distance"],
+            "gap_closed": closed["encoder"],
+            "encoder_deception": summaries["encoder"]["deception_rate"],
+            "nearest_gram": summaries["nearest_code"]["gram_distance"],
+            "nearest_deception": summaries["nearest_code"]["deception_rate"],
+            "keep_gate": max(max(gates) for gates in unseen["keep_gates"].values()),
+            "smallest_change": smallest_style_change(unseen_rows, "encoder"),
+            "bank_gram": bank_summary["gram_distance"],
+            "bank_deception": bank_summary["deception_rate"]}
+
+
+def markdown(rows):
+    lines = [HEADER, "|" + " --- |" * (HEADER.count("|") - 1)]
+    for row in rows:
+        lines.append(
+            f"| {row['run']} | {row['encoder_gram']:.4g} | {100 * row['gap_closed']:.1f}% "
+            f"| {row['encoder_deception']:.3f} | {row['nearest_gram']:.4g} | "
+            f"{row['nearest_deception']:.3f} | {row['keep_gate']:.3f} | "
+            f"{row['smallest_change']:.3f} | {row['bank_gram']:.4g} | "
+            f"{row['bank_deception']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def anchor_summaries(folder):
+    """identity's and gatys' summaries from an evaluation that has both."""
+    results, _ = read_evaluation(folder)
+    missing = {"identity", "gatys"} - set(results["methods"])
+    if missing:
+        raise ValueError(f"{folder}/metrics.json has no {' or '.join(sorted(missing))} "
+                         f"method; expected an evaluation with --method=...,identity,gatys.")
+    return {name: results["methods"][name]["summary"] for name in ("identity", "gatys")}
+
+
+def main(argv):
+    del argv
+    anchors = anchor_summaries(FLAGS.anchors)
+    text = markdown([run_row(run, anchors) for run in FLAGS.runs])
+    atomic.write_atomically(FLAGS.output, text.encode())
+    print(text)
+
+
+FLAGS = flags.FLAGS
+if __name__ == "__main__":
+    flags.DEFINE_string("anchors", None, "An evaluate.py output folder with identity and "
+                        "gatys on the same unseen paintings and photos.")
+    flags.DEFINE_list("runs", [], "Run folders, each with eval_unseen/ and bank_all/.")
+    flags.DEFINE_string("output", None, "The markdown table to write.")
+    flags.mark_flags_as_required(["anchors", "output"])
+    app.run(main)
