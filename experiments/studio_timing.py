@@ -4,7 +4,8 @@ of a 2048x2048 photo, through the page's own callbacks (studio.Studio).
     python -m experiments.studio_timing --model=runs/quickstart
 
 Prints the median preview latency over --repeats previews (after one untimed warm-up
-that traces the generator) and the time of one full render (tiled). Report the load
+that traces the generator) and the time of one full render (whole when the memory
+allows, else tiled, as the page paints it). Report the load
 average beside them: on a shared machine the numbers move with it.
 """
 import os
