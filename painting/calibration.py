@@ -44,8 +44,7 @@ from storage import workdir as workdir_lib
 
 VALUES = np.round(np.linspace(0.0, 1.0, 11), 2)
 PHOTOS = 4           # photos of the run's content folder the curves are averaged over
-MAX_PAIRS = 6        # style pairs measured up front (the fallback weight curve)
-MAX_STYLES = 4       # styles measured up front (the fallback strength curve)
+MAX_STYLES = 4       # styles measured up front, with their pairs (the fallbacks)
 MAX_STYLE_IMAGES = 8  # images per style averaged into its Gram target (evaluate.py's)
 
 
@@ -145,8 +144,7 @@ class Calibration:
 
     def apply(self, styles, strength):
         """(styles as (name, weight) pairs with even weights, even strength)."""
-        parsed = [spec if isinstance(spec, tuple) else plan_lib.parse_style_spec(spec)
-                  for spec in styles]
+        parsed = plan_lib.parse_styles(styles)
         names = [name for name, _ in parsed]
         if len(parsed) > 1:
             weights = self.even_weights([weight for _, weight in parsed], names)
@@ -200,8 +198,9 @@ def path_positions(painter, grams, content, start_code, end_code, targets,
 
 def calibration_data(model_path, count=PHOTOS, size=None):
     """(photos [N, S, S, 3], their names, VGG settings, style folders, style resize,
-    held-out files) of the run a model belongs to: the first `count` photos of its content folder at
-    `size` (default: the run's image size, as evaluate.py sees them)."""
+    held-out files) of the run a model belongs to: the first `count` training photos
+    of its content folder at `size` (default: the run's image size, as evaluate.py
+    sees them)."""
     config, workdir = loading.find_run_config(model_path)
     if config is None:
         raise UsageError(f"Even steps need the run's photos to calibrate on, but no "
@@ -226,12 +225,6 @@ def calibration_data(model_path, count=PHOTOS, size=None):
             style_dir, resize, exclude)
 
 
-def style_names(styles):
-    """The style names (or image paths) of style specs or (name, weight) pairs."""
-    return [(spec if isinstance(spec, tuple) else plan_lib.parse_style_spec(spec))[0]
-            for spec in styles]
-
-
 class Calibrator:
     """Measures a painter's curves on its run's first photos and style images; the
     photos and the Gram function are loaded once, each style's target when first
@@ -250,12 +243,15 @@ class Calibrator:
         None when the run's style folders have no image of it."""
         if name not in self.targets:
             files = self.style_files.get(name, [])[:MAX_STYLE_IMAGES]
-            size = self.contents.shape[1]
-            self.targets[name] = [tf.reduce_mean(gram, axis=0, keepdims=True)
-                                  for gram in self.grams(np.stack([
-                                      image_files.center_square(path, self.resize, size)
-                                      for path in files]))] if files else None
+            self.targets[name] = self._mean_grams(files) if files else None
         return self.targets[name]
+
+    def _mean_grams(self, files):
+        size = self.contents.shape[1]
+        images = np.stack([image_files.center_square(path, self.resize, size)
+                           for path in files])
+        return [tf.reduce_mean(gram, axis=0, keepdims=True)
+                for gram in self.grams(images)]
 
     def code(self, name):
         return self.painter.source.codes[self.painter.names.index(name)]
@@ -293,20 +289,17 @@ class Calibrator:
                 calibration.style_positions[name] = curve
 
     def calibrate(self, generator_sha256=""):
-        """A Calibration with the first MAX_STYLES styles' curves and their first
-        MAX_PAIRS pairs' curves measured, and their means as the fallbacks."""
+        """A Calibration with the curves of the first MAX_STYLES styles and of their
+        pairs measured, and their means as the fallbacks."""
         styles = [name for name in self.painter.names
                   if self.target(name) is not None][:MAX_STYLES]
         has_encoder = self.painter.source.encoder is not None
         calibration = Calibration(weight_position=VALUES.tolist(),
                                   generator_sha256=generator_sha256,
                                   photos=list(self.photos))
-        self.add(calibration, list(itertools.combinations(styles, 2))[:MAX_PAIRS],
+        self.add(calibration, list(itertools.combinations(styles, 2)),
                  styles if has_encoder else [])
-        if calibration.pair_positions:
-            calibration.weight_position = _mean_curve(
-                curve for pair in calibration.pair_positions.values()
-                for curve in _both_ways(pair))
+        calibration.weight_position = calibration.symmetric_weight_curve(styles)
         if has_encoder:
             calibration.strength_position = (
                 _mean_curve(calibration.style_positions.values())

@@ -46,8 +46,8 @@ class Painter:
         with even_steps, weights and strength are slider positions mapped through the
         model's calibration (painting.calibration)."""
         if even_steps:
-            styles, strength = self.calibration(
-                calibration_lib.style_names(styles)).apply(styles, strength)
+            names = [name for name, _ in plan_lib.parse_styles(styles)]
+            styles, strength = self.calibration(names).apply(styles, strength)
         return plan_lib.make_plan(self.source, styles=styles, masks=masks,
                                   strength=strength, coarse_style=coarse_style,
                                   fine_style=fine_style)

@@ -60,6 +60,13 @@ def parse_style_spec(spec):
     return spec, 1.0
 
 
+def parse_styles(styles):
+    """Style specs ('name:0.6', 'path.jpg') or (name, weight) pairs -> (name, weight)
+    pairs."""
+    return [spec if isinstance(spec, tuple) else parse_style_spec(spec)
+            for spec in styles]
+
+
 def normalised_weights(weights):
     """Validated weights summing to 1; logs when they had to be normalised."""
     try:
@@ -163,8 +170,7 @@ def make_plan(source, styles=(), masks=(), strength=1.0, coarse_style=None,
       coarse_style, fine_style: a style for the coarse (stem, downsampling, residual)
         or fine (decoder) layers; the other layers keep the fused style code.
     """
-    parsed = [spec if isinstance(spec, tuple) else parse_style_spec(spec)
-              for spec in styles]
+    parsed = parse_styles(styles)
     check_options(source, parsed, masks, strength, coarse_style, fine_style)
     if parsed:
         codes = np.stack([style_code(name, source) for name, _ in parsed])
