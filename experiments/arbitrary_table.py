@@ -12,8 +12,6 @@ does not depend on the run, so its Gram distance comes once from --anchors, an
 evaluation of the same paintings and photos with --method=...,gatys; the share of the
 identity -> Gatys Gram gap is computed against it, as evaluate.py computes it.
 """
-import collections
-import csv
 import json
 import os
 
@@ -29,27 +27,16 @@ HEADER = ("| run | encoder Gram | gap closed | encoder deception | nearest_code 
 
 
 def read_evaluation(folder):
-    """(metrics.json as a dict, metrics.csv rows) of an evaluate.py output folder."""
+    """metrics.json of an evaluate.py output folder, as a dict."""
     with open(os.path.join(folder, "metrics.json")) as f:
-        results = json.load(f)
-    with open(os.path.join(folder, "metrics.csv")) as f:
-        return results, list(csv.DictReader(f))
-
-
-def smallest_style_change(rows, method):
-    """The smallest, over styles, of a method's mean |output - photo| over photos."""
-    changes = collections.defaultdict(list)
-    for row in rows:
-        if row["method"] == method:
-            changes[row["style"]].append(float(row["mean_abs_change"]))
-    return min(sum(values) / len(values) for values in changes.values())
+        return json.load(f)
 
 
 def run_row(run, anchors):
     """The table's values for one run folder, with anchors = the summaries of
     identity and gatys on the same unseen paintings and photos."""
-    unseen, unseen_rows = read_evaluation(os.path.join(run, UNSEEN))
-    bank, _ = read_evaluation(os.path.join(run, BANK))
+    unseen = read_evaluation(os.path.join(run, UNSEEN))
+    bank = read_evaluation(os.path.join(run, BANK))
     summaries = {name: method["summary"] for name, method in unseen["methods"].items()}
     closed = arbitrary.gram_gap_closed({**summaries, **anchors})
     bank_summary = bank["methods"]["ours"]["summary"]
@@ -60,7 +47,9 @@ def run_row(run, anchors):
             "nearest_gram": summaries["nearest_code"]["gram_distance"],
             "nearest_deception": summaries["nearest_code"]["deception_rate"],
             "keep_gate": max(max(gates) for gates in unseen["keep_gates"].values()),
-            "smallest_change": smallest_style_change(unseen_rows, "encoder"),
+            # Per painting, the mean |output - photo| over the photos.
+            "smallest_change": min(style["mean_abs_change"] for style in
+                                   unseen["methods"]["encoder"]["per_style"].values()),
             "bank_gram": bank_summary["gram_distance"],
             "bank_deception": bank_summary["deception_rate"]}
 
@@ -79,7 +68,7 @@ def markdown(rows):
 
 def anchor_summaries(folder):
     """identity's and gatys' summaries from an evaluation that has both."""
-    results, _ = read_evaluation(folder)
+    results = read_evaluation(folder)
     missing = {"identity", "gatys"} - set(results["methods"])
     if missing:
         raise ValueError(f"{folder}/metrics.json has no {' or '.join(sorted(missing))} "
