@@ -68,13 +68,15 @@ def list_images(folder):
 
 
 def style_folders(style_dir):
-    """The folders of a style-folder setting: one, or several separated by commas."""
-    return [Path(part.strip()) for part in str(style_dir).split(",")]
+    """The folders of a style-folder setting: one, or several separated by commas
+    (empty parts, as after a trailing comma, name no folder)."""
+    return [Path(part.strip()) for part in str(style_dir).split(",") if part.strip()]
 
 
 def has_style_folders(style_dir):
-    """Whether every folder of a style-folder setting exists."""
-    return all(folder.is_dir() for folder in style_folders(style_dir))
+    """Whether the setting names a folder and every folder it names exists."""
+    folders = style_folders(style_dir)
+    return bool(folders) and all(folder.is_dir() for folder in folders)
 
 
 def list_styles(style_dir, exclude=()):
@@ -344,6 +346,11 @@ def center_square(path_or_bytes, resize, size):
     as a numpy array."""
     image = resize_short_side(decode_image(path_or_bytes), resize)
     return np.asarray(tf.image.resize_with_crop_or_pad(image, size, size))
+
+
+def center_squares(paths_or_bytes, resize, size):
+    """center_square of each image, stacked: [N, size, size, 3]."""
+    return np.stack([center_square(path, resize, size) for path in paths_or_bytes])
 
 
 def random_crop_and_flip(image, image_size, seed):

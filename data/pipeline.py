@@ -239,9 +239,9 @@ def unreadable_files(data_config):
     files to check."""
     if data_config.tfrecords:
         return []
-    folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
+    folders = [data_config.content_dir] + images.style_folders(data_config.style_dir)
     files = images.without([path for folder in folders
-                            for path in images.list_images(folder.strip())],
+                            for path in images.list_images(folder)],
                            excluded(data_config))
     return [(path, problem) for path, problem in images.image_problems(files).items()
             if problem is not None]

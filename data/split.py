@@ -23,8 +23,9 @@ from storage import atomic
 def split_roots(data_config):
     """The folders exclude entries may lie in: the content folder and each style
     folder, as given in the config."""
-    folders = [data_config.content_dir] + str(data_config.style_dir).split(",")
-    return [folder.strip() for folder in folders if folder.strip()]
+    content = str(data_config.content_dir).strip()
+    return ([content] if content else []) + [
+        str(folder) for folder in images.style_folders(data_config.style_dir)]
 
 
 def root_of(path, roots):

@@ -55,8 +55,7 @@ def prepare(features, content_files, files_per_style, image_size, style_resize,
         raise ValueError(f"The evaluation during training (eval.every > 0) needs at "
                          f"least 2 styles, got {len(files_per_style)}; set "
                          f"eval.every=0 for a one-style run.")
-    contents = np.stack([images.center_square(path, image_size, image_size)
-                         for path in content_files])
+    contents = images.center_squares(content_files, image_size, image_size)
     grams = style_reference.mean_grams(
         features, [files[:MAX_STYLE_IMAGES] for files in files_per_style],
         style_resize, image_size)

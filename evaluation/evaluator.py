@@ -252,10 +252,10 @@ def prepare_styles(settings, network):
     train_crops, train_labels, held_crops, held_labels = [], [], [], []
     separate = True
     for style_id, files in enumerate(files_per_style):
-        style_images = [images.center_square(path, resize, size)
-                        for path in files[:settings["max_style_images"]]]
+        style_images = images.center_squares(files[:settings["max_style_images"]],
+                                             resize, size)
         preview.append(style_images[0])
-        features = network.style_features(network(np.stack(style_images)))
+        features = network.style_features(network(style_images))
         grams.append([tf.reduce_mean(g, axis=0) for g in perceptual.gram_matrices(features)])
         statistics.append([(tf.reduce_mean(m, axis=0), tf.reduce_mean(s, axis=0))
                            for m, s in perceptual.channel_statistics(features)])
@@ -371,7 +371,7 @@ def evaluate(options):
     if settings["max_contents"]:
         content_files = content_files[:settings["max_contents"]]
     size = settings["image_size"]
-    contents = np.stack([images.center_square(path, size, size) for path in content_files])
+    contents = images.center_squares(content_files, size, size)
     content_names = [os.path.relpath(path, settings["content_dir"])
                      for path in content_files]
     style_data = prepare_styles(settings, network)

@@ -83,7 +83,7 @@ def mean_grams(features, files_per_style, resize, size):
     its images, each resized to `resize` and centre-cropped to `size`."""
     per_style = []
     for files in files_per_style:
-        images = np.stack([images_lib.center_square(path, resize, size) for path in files])
+        images = images_lib.center_squares(files, resize, size)
         per_style.append([tf.reduce_mean(gram, axis=0) for gram in features.grams(images)])
     return [tf.stack(layer) for layer in zip(*per_style)]
 

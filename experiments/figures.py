@@ -136,7 +136,8 @@ def ensure_trained(options):
 def resolve_folder(path):
     """A config's data folder: as given, else relative to the repository (configs
     name folders like ../shared/data relative to the repository root)."""
-    parts = [part.strip() for part in str(path).split(",") if part.strip()]
+    from data import images
+    parts = [str(part) for part in images.style_folders(path)]
     return ",".join(part if os.path.isabs(part) or os.path.exists(part)
                     else os.path.join(REPO, part) for part in parts)
 
@@ -583,10 +584,9 @@ def style_subset_folder(run, styles, folder):
     (a sub-folder for a collection, the file for a single painting), so they keep
     their bank names."""
     from data import images
-    from pathlib import Path
     entries = {}
-    for part in filter(None, run.style_dir.split(",")):
-        for entry in sorted(Path(part).iterdir()):
+    for style_folder in images.style_folders(run.style_dir):
+        for entry in sorted(style_folder.iterdir()):
             entries.setdefault(images.style_of(entry)[0], entry)
     for name in styles:
         if name not in entries:

@@ -220,7 +220,7 @@ def calibration_data(model_path, count=PHOTOS, size=None):
     resize = max(size, round((config["data"].get("style_resize") or
                               config["data"]["image_size"]) * size
                              / config["data"]["image_size"]))
-    contents = np.stack([image_files.center_square(path, size, size) for path in files])
+    contents = image_files.center_squares(files, size, size)
     return (contents, [os.path.basename(path) for path in files], config["vgg"],
             style_dir, resize, exclude)
 
@@ -248,8 +248,7 @@ class Calibrator:
 
     def _mean_grams(self, files):
         size = self.contents.shape[1]
-        images = np.stack([image_files.center_square(path, self.resize, size)
-                           for path in files])
+        images = image_files.center_squares(files, self.resize, size)
         return [tf.reduce_mean(gram, axis=0, keepdims=True)
                 for gram in self.grams(images)]
 

@@ -8,10 +8,6 @@ import painting
 from storage import atomic, workdir as workdir_lib
 
 
-def _center_crops(files, size):
-    return np.stack([images.center_square(path, size, size) for path in files])
-
-
 def fixed_samples(data_config, train_config):
     """Content and style images shown in every sample grid: the first few contents,
     and the first image of each of the first few styles, centre-cropped; the style
@@ -20,8 +16,8 @@ def fixed_samples(data_config, train_config):
     contents, styles = pipeline.first_images_from_config(
         data_config, train_config.sample_contents, train_config.sample_styles)
     names = pipeline.style_names_from_config(data_config)[:len(styles)]
-    return (_center_crops(contents, size), _center_crops(styles, size),
-            np.arange(len(styles), dtype=np.int32), names)
+    return (images.center_squares(contents, size, size),
+            images.center_squares(styles, size, size), np.arange(len(styles), dtype=np.int32), names)
 
 
 def render_samples(models, contents, styles, style_ids, names=None):
