@@ -400,3 +400,13 @@ def test_list_styles_on_the_shared_paintings(shared_data):
     assert "vangogh-the-starry-night" in names
     names, _ = images.list_styles(f"{shared_data / 'collections'},{shared_data / 'styles'}")
     assert len(names) == 15
+
+
+def test_a_trailing_comma_names_no_style_folder_and_an_empty_setting_none(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    setting = f"{tmp_path / 'a'}, {tmp_path / 'b'},"
+    assert images.style_folders(setting) == [tmp_path / "a", tmp_path / "b"]
+    assert images.has_style_folders(setting)
+    assert not images.has_style_folders(" , ")
+    assert not images.has_style_folders(f"{tmp_path / 'a'},{tmp_path / 'missing'}")
