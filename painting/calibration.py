@@ -48,7 +48,7 @@ MAX_STYLES = 4       # styles measured up front, with their pairs (the fallbacks
 MAX_STYLE_IMAGES = 8  # images per style averaged into its Gram target (evaluate.py's)
 
 
-def _inverse(position):
+def inverse_curve(position):
     """slider u -> v with t(v) = u, for a measured curve t on VALUES; the identity
     when the curve does not move (an untrained model paints every code alike)."""
     position = np.maximum.accumulate(np.asarray(position, np.float64))
@@ -78,7 +78,7 @@ def _both_ways(curve):
 
 def _even(slider, curve):
     """The setting for a slider at `slider` through a measured curve's inverse."""
-    return float(np.interp(slider, VALUES, _inverse(curve)))
+    return float(np.interp(slider, VALUES, inverse_curve(curve)))
 
 
 @dataclasses.dataclass
