@@ -26,8 +26,6 @@ import tensorflow as tf
 from data import images, samples, seeds
 
 PROCEDURAL_STREAM = 20  # a data/seeds.py stream id no other stream uses
-# The style_id of an arbitrary style (procedural, or a zoomed painting): no bank code.
-ARBITRARY_STYLE_ID = -1
 # Pixels sampled per style image for the palettes (about 4k colours in all).
 COLOURS_PER_IMAGE = 48
 
@@ -146,7 +144,7 @@ def mix_in(styles, probability, image_size, colours, seed, start_index=0, keep=N
             image = tf.numpy_function(render, [element_seed], tf.uint8)
             image = tf.reshape(image, [image_size, image_size, 3])
             return {"style": tf.cast(image, tf.float32) / 255.0,
-                    "style_id": tf.constant(ARBITRARY_STYLE_ID, tf.int32)}
+                    "style_id": tf.constant(-1, tf.int32)}
 
         return tf.cond(chosen, procedural, lambda: element)
 

@@ -97,9 +97,7 @@ def arbitrary_style(config):
     # (it must be painted, never passed through); the rest stay the real paintings.
     config.data.procedural_prob = 0.2
     config.loss.photo_style_prob = 0.05
-    # Two in five real crops at 0.6x-1.25x the training crop (1.25 = the whole 160 px
-    # resize), as arbitrary styles; the bank's examples stay at the painter's scale.
-    config.data.style_zoom_prob = 0.4
+    # Crops of 0.6x-1.25x the training crop (1.25 = the whole 160 px resize).
     config.data.style_zoom_min = 0.6
     config.data.style_zoom_max = 1.25
     return config

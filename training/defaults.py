@@ -50,14 +50,9 @@ def _data():
     # random stroke family, scale, direction, density, a palette of the paintings'
     # colours), painted from the encoder's code. 0 = off.
     data.procedural_prob = 0.0
-    # Arbitrary-style training (needs loss.end_to_end): the share of real style crops
-    # taken at another scale, side image_size * zoom with zoom uniform in [min, max]
-    # (capped at the resized image's short side), resized to image_size. A zoomed
-    # crop is an arbitrary style (style_id -1, painted from the encoder's code against
-    # its own Gram): a painting at another scale is another style, and the bank codes
-    # keep the painter's scale that the GAN and evaluation see. 0 = off (flips are
-    # always on).
-    data.style_zoom_prob = 0.0
+    # Style crops of side image_size * zoom, zoom uniform in [min, max] (capped at
+    # the resized image's short side), resized to image_size: the paintings at
+    # several scales. 1, 1 = plain crops (flips are always on).
     data.style_zoom_min = 1.0
     data.style_zoom_max = 1.0
     return data

@@ -39,7 +39,6 @@ def row_config(row, variant=None):
     if added >= 2:
         config.data.procedural_prob = full.data.procedural_prob
     if added >= 3:
-        config.data.style_zoom_prob = full.data.style_zoom_prob
         config.data.style_zoom_min = full.data.style_zoom_min
         config.data.style_zoom_max = full.data.style_zoom_max
     if variant == "test":
