@@ -31,14 +31,6 @@ from storage import atomic
 
 SETTINGS = np.linspace(0.0, 1.0, 41)  # where each photo's curve is painted
 
-_MODEL = flags.DEFINE_string("model", None, "The run or export to measure.")
-_CONTENT_DIR = flags.DEFINE_string("content_dir", None, "Photos to measure on.")
-_PAIR = flags.DEFINE_list("pair", None, "Two bank styles: the weighted path a -> b, "
-                          "and the strength path photo -> a when the model has an "
-                          "encoder.")
-_OUTPUT = flags.DEFINE_string("output", None, "A JSON file for the results.")
-
-
 def mean_step_ratio(curves, mapping):
     """The mean over photos of the step ratio of t at the settings `mapping`, each
     photo's curve given at SETTINGS."""
@@ -100,25 +92,33 @@ def path_curves(calibrator, contents, pair):
 
 def main(argv):
     del argv
-    painter = painting.load(_MODEL.value, precision="float32")
-    missing = [name for name in _PAIR.value if name not in painter.names]
-    if len(_PAIR.value) != 2 or missing:
+    painter = painting.load(FLAGS.model, precision="float32")
+    missing = [name for name in FLAGS.pair if name not in painter.names]
+    if len(FLAGS.pair) != 2 or missing:
         raise app.UsageError(f"--pair must name two of the model's styles "
-                             f"{painter.names}, got {_PAIR.value}.")
+                             f"{painter.names}, got {FLAGS.pair}.")
     calibrator = calibration.Calibrator(painter)
     size = calibrator.contents.shape[1]
-    files = image_files.list_images(_CONTENT_DIR.value)
+    files = image_files.list_images(FLAGS.content_dir)
     contents = image_files.center_squares(files, size, size)
     results = {"photos": files, "paths": {}}
-    for name, curves in path_curves(calibrator, contents, _PAIR.value).items():
+    for name, curves in path_curves(calibrator, contents, FLAGS.pair).items():
         results["paths"][name] = bound(curves)
         print(f"{name}: per-photo step ratio, none {results['paths'][name]['none']:.2f}"
               f", these photos' mean curve {results['paths'][name]['mean_curve']:.2f}, "
               f"best single mapping {results['paths'][name]['best']:.2f}")
-    if _OUTPUT.value:
-        atomic.write_json(_OUTPUT.value, results)
+    if FLAGS.output:
+        atomic.write_json(FLAGS.output, results)
 
 
+FLAGS = flags.FLAGS
 if __name__ == "__main__":
+    # Defined here, not on import: the tests import this module beside others that
+    # define --output.
+    flags.DEFINE_string("model", None, "The run or export to measure.")
+    flags.DEFINE_string("content_dir", None, "Photos to measure on.")
+    flags.DEFINE_list("pair", None, "Two bank styles: the weighted path a -> b, and the "
+                      "strength path photo -> a when the model has an encoder.")
+    flags.DEFINE_string("output", None, "A JSON file for the results.")
     flags.mark_flags_as_required(["model", "content_dir", "pair"])
     app.run(main)
