@@ -26,7 +26,6 @@ import painting
 from data import images as image_files
 from evaluation import metrics
 from painting import calibration
-from painting import plan as plan_lib
 from storage import atomic
 
 SETTINGS = np.linspace(0.0, 1.0, 41)  # where each photo's curve is painted
@@ -74,19 +73,17 @@ def bound(curves):
 
 
 def path_curves(calibrator, contents, pair):
-    """{path name: per-photo curves at SETTINGS} for the weighted and strength paths."""
+    """{path name: per-photo curves at SETTINGS} for the weighted and strength paths,
+    measured as the model's calibration measures them."""
     name_a, name_b = pair
-    paths = {f"weights {name_a} -> {name_b}": [calibration.path_positions(
-        calibrator.painter, calibrator.grams, content, calibrator.code(name_a),
-        calibrator.code(name_b), (calibrator.target(name_a), calibrator.target(name_b)),
-        SETTINGS) for content in contents]}
-    source = calibrator.painter.source
-    if source.encoder is not None:
-        paths[f"strength photo -> {name_a}"] = [calibration.path_positions(
-            calibrator.painter, calibrator.grams, content,
-            plan_lib.encode_image(content, source), calibrator.code(name_a),
-            (calibrator.grams(content[None]), calibrator.target(name_a)), SETTINGS)
-            for content in contents]
+    paths = {f"weights {name_a} -> {name_b}": calibrator.weight_positions(
+        name_a, name_b, contents, SETTINGS)}
+    if calibrator.painter.source.encoder is not None:
+        paths[f"strength photo -> {name_a}"] = calibrator.strength_positions(
+            name_a, contents, SETTINGS)
+    if any(curves is None for curves in paths.values()):
+        raise app.UsageError(f"--pair={name_a},{name_b}: the run's style folders hold "
+                             f"no image of one of them to measure against.")
     return paths
 
 
@@ -103,10 +100,10 @@ def main(argv):
     contents = image_files.center_squares(files, size, size)
     results = {"photos": files, "paths": {}}
     for name, curves in path_curves(calibrator, contents, FLAGS.pair).items():
-        results["paths"][name] = bound(curves)
-        print(f"{name}: per-photo step ratio, none {results['paths'][name]['none']:.2f}"
-              f", these photos' mean curve {results['paths'][name]['mean_curve']:.2f}, "
-              f"best single mapping {results['paths'][name]['best']:.2f}")
+        result = results["paths"][name] = bound(curves)
+        print(f"{name}: per-photo step ratio, none {result['none']:.2f}, these photos' "
+              f"mean curve {result['mean_curve']:.2f}, best single mapping "
+              f"{result['best']:.2f}")
     if FLAGS.output:
         atomic.write_json(FLAGS.output, results)
 
@@ -117,8 +114,8 @@ if __name__ == "__main__":
     # define --output.
     flags.DEFINE_string("model", None, "The run or export to measure.")
     flags.DEFINE_string("content_dir", None, "Photos to measure on.")
-    flags.DEFINE_list("pair", None, "Two bank styles: the weighted path a -> b, and the "
-                      "strength path photo -> a when the model has an encoder.")
+    flags.DEFINE_list("pair", None, "Two bank styles: the weighted path a -> b, and "
+                      "the strength path photo -> a when the model has an encoder.")
     flags.DEFINE_string("output", None, "A JSON file for the results.")
     flags.mark_flags_as_required(["model", "content_dir", "pair"])
     app.run(main)

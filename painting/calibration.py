@@ -255,26 +255,38 @@ class Calibrator:
     def code(self, name):
         return self.painter.source.codes[self.painter.names.index(name)]
 
-    def pair_curve(self, name_a, name_b):
-        """The weight curve of a pair over the photos, along the path from the first
-        of the two names in sorted order to the other (None: no target)."""
-        name_a, name_b = sorted((name_a, name_b))
+    def weight_positions(self, name_a, name_b, contents, values=VALUES):
+        """t at `values` along name_a -> name_b, one curve per photo of `contents`
+        (None: a style without a target)."""
         targets = (self.target(name_a), self.target(name_b))
         if None in targets:
             return None
-        return _mean_curve(path_positions(
-            self.painter, self.grams, content, self.code(name_a), self.code(name_b),
-            targets) for content in self.contents)
+        return [path_positions(self.painter, self.grams, content, self.code(name_a),
+                               self.code(name_b), targets, values)
+                for content in contents]
 
-    def strength_curve(self, name):
-        """The strength curve photo -> style over the photos (None: no target)."""
+    def strength_positions(self, name, contents, values=VALUES):
+        """t at `values` along photo -> style `name`, one curve per photo of
+        `contents` (None: no target)."""
         target = self.target(name)
         if target is None:
             return None
-        return _mean_curve(path_positions(
-            self.painter, self.grams, content,
-            plan_lib.encode_image(content, self.painter.source), self.code(name),
-            (self.grams(content[None]), target)) for content in self.contents)
+        return [path_positions(self.painter, self.grams, content,
+                               plan_lib.encode_image(content, self.painter.source),
+                               self.code(name), (self.grams(content[None]), target),
+                               values)
+                for content in contents]
+
+    def pair_curve(self, name_a, name_b):
+        """The weight curve of a pair over the photos, along the path from the first
+        of the two names in sorted order to the other (None: no target)."""
+        positions = self.weight_positions(*sorted((name_a, name_b)), self.contents)
+        return None if positions is None else _mean_curve(positions)
+
+    def strength_curve(self, name):
+        """The strength curve photo -> style over the photos (None: no target)."""
+        positions = self.strength_positions(name, self.contents)
+        return None if positions is None else _mean_curve(positions)
 
     def add(self, calibration, pairs, styles):
         """Measures the curves of `pairs` and `styles` into `calibration`."""
