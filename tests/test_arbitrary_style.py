@@ -243,38 +243,6 @@ def test_a_photo_given_as_a_style_is_an_arbitrary_style_example():
     np.testing.assert_array_equal(painting.codes.numpy()[:, -1], 0.0)
 
 
-def test_the_encoder_zoom_enlarges_only_the_chosen_crops():
-    context = step_lib.StepContext(None, None, None, arbitrary_config(
-        encoder_zoom_min=0.5).loss, 2, True)
-    ramp = tf.tile(tf.linspace(0.0, 1.0, 32)[None, None, :, None], [2, 32, 1, 3])
-    tf.random.set_seed(0)
-    spans = []
-    for _ in range(5):
-        zoomed = step_lib.zoom_encoder_styles(context, ramp, tf.constant([True, False]))
-        assert zoomed.shape == ramp.shape
-        np.testing.assert_allclose(zoomed[1].numpy(), ramp[1].numpy(), atol=1e-6)
-        spans.append(float(tf.reduce_max(zoomed[0]) - tf.reduce_min(zoomed[0])))
-    # A square of side s in [0.5, 1] of a 0..1 ramp spans s of it, enlarged: 0.75 on
-    # average.
-    assert min(spans) > 0.45 and max(spans) <= 1.0 and np.mean(spans) < 0.9
-
-
-@pytest.mark.parametrize("encoder_prob", [0.0, 1.0])
-def test_bank_examples_keep_the_painters_scale(encoder_prob):
-    """Only the examples painted from the encoder's code get zoomed style crops."""
-    tf.random.set_seed(0)
-    config = arbitrary_config(encoder_prob=encoder_prob, encoder_zoom_min=0.6)
-    models = step_lib.build_models(config.model, config.optim, 3, vgg_config=config.vgg)
-    features = step_lib.build_feature_extractor(config.vgg, config.model)
-    context = step_lib.StepContext(models, features, config.vgg, config.loss, 2, True)
-    style = tf.random.uniform((2, 32, 32, 3), seed=3)
-    painting = step_lib.paint(context, {"content": tf.random.uniform((2, 32, 32, 3)),
-                                        "style": style,
-                                        "style_id": tf.constant([0, 1], tf.int32)})
-    changed = np.abs(painting.style.numpy() - style.numpy()).max(axis=(1, 2, 3)) > 1e-3
-    np.testing.assert_array_equal(changed, [encoder_prob == 1.0] * 2)
-
-
 # --------------------------------------------------------------------------- config
 
 
@@ -287,7 +255,6 @@ def test_bank_examples_keep_the_painters_scale(encoder_prob):
     ("data.style_zoom_min", 0.0, "a zoom in (0, 4]"),
     ("data.style_zoom_max", 0.5, "a zoom in [data.style_zoom_min"),
     ("loss.arbitrary_weight", -1.0, "a finite number >= 0"),
-    ("loss.encoder_zoom_min", 0.0, "a side in (0, 1]"),
 ])
 def test_the_new_keys_are_refused_in_one_sentence(key, value, message):
     assert_refused_in_one_sentence(key, value, message)

@@ -228,8 +228,6 @@ CHECKS = {
         lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
         "a probability in [0, 1], and 0 unless loss.end_to_end is on (a photo given "
         "as a style has no bank code)"),
-    "loss.encoder_zoom_min": Check(lambda value, config: 0 < value <= 1,
-                                   "a side in (0, 1] such as 0.6 (1 = no zoom)"),
     **{f"loss.{key}": WEIGHT for key in ("temporal_weight", "temporal_shift",
                                          "temporal_rotation", "temporal_noise")},
     "loss.temporal_zoom": in_range(0.0, 1.0, False, "a zoom range in [0, 1)"),

@@ -112,11 +112,6 @@ def _loss():
     # (loss/G/encoder, squared error).
     loss.encoder_prob = 0.5
     loss.encoder_weight = 1.0
-    # Below 1, the style crops of examples painted from the encoder's code are
-    # enlarged (a square of side encoder_zoom_min..1 of the crop, resized back), so
-    # the encoder sees the paintings at several scales and the bank codes keep the
-    # painter's. 1 = off.
-    loss.encoder_zoom_min = 1.0
     # With probability identity_prob an example's style is its own content image, coded
     # by the encoder, and G is asked to give the content back (loss/G/identity, L1);
     # with the keep gate below this makes strength 0 (the content's own code) return

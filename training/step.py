@@ -203,15 +203,12 @@ def paint(context, batch):
         arbitrary, style = draw_arbitrary(context, batch, content, style)
         identity, style = draw_identity(context, content, style)
         arbitrary = arbitrary & ~identity
-        use_encoder = (tf.random.uniform([batch_size])
-                       < context.loss_config.encoder_prob) | arbitrary
-        style = zoom_encoder_styles(context, style, use_encoder & ~identity & ~arbitrary)
     # Targets need no gradient: one VGG pass over content and style together.
     targets = context.feature_extractor(tf.concat([content, style], axis=0))
     if models.style_encoder is not None:
         style_features = {name: value[batch_size:] for name, value in targets.items()}
-        codes, encoder_terms = encoder_codes(context, identity, use_encoder, style,
-                                             style_features, codes, arbitrary)
+        codes, encoder_terms = encoder_codes(context, identity, style, style_features,
+                                             codes, arbitrary)
     mixed_codes, mix_weights = mix_codes(context, codes, identity)
     fake = models.generator([content, generator_lib.as_code_map(mixed_codes)],
                             training=True)
@@ -247,28 +244,10 @@ def draw_identity(context, content, style):
     return identity, tf.where(identity[:, None, None, None], content, style)
 
 
-def zoom_encoder_styles(context, style, zoomed):
-    """The `zoomed` examples' style crops enlarged: a random square of side
-    loss.encoder_zoom_min..1 of the crop, resized back (bilinear). Only examples
-    painted from the encoder's code are zoomed, so each bank code is still trained
-    on its paintings at the painter's scale while the encoder (whose target is that
-    very crop's Gram) sees them at several. Off (no change) at encoder_zoom_min 1."""
-    zoom_min = context.loss_config.get("encoder_zoom_min", 1.0)
-    if zoom_min >= 1.0:
-        return style
-    batch_size = tf.shape(style)[0]
-    side = tf.where(zoomed, tf.random.uniform([batch_size], zoom_min, 1.0), 1.0)
-    top, left = (tf.random.uniform([batch_size]) * (1.0 - side) for _ in range(2))
-    boxes = tf.stack([top, left, top + side, left + side], axis=1)
-    size = tf.shape(style)[1:3]
-    return tf.image.crop_and_resize(style, boxes, tf.range(batch_size), size)
-
-
-def encoder_codes(context, identity, use_encoder, style, style_features, bank_codes,
-                  arbitrary):
-    """Swaps in encoder codes where `use_encoder` (drawn with probability encoder_prob,
-    and always for arbitrary styles) and for identity examples (`style` holds the
-    content there); returns (codes, {"encoder": pull}).
+def encoder_codes(context, identity, style, style_features, bank_codes, arbitrary):
+    """Swaps in encoder codes, with probability encoder_prob and always for identity
+    examples (`style` holds the content there) and arbitrary styles; returns (codes,
+    {"encoder": pull}).
 
     With loss.end_to_end the codes of style images keep their gradient: G's losses
     on those examples, the style loss against that image's own Gram first, train
@@ -276,6 +255,8 @@ def encoder_codes(context, identity, use_encoder, style, style_features, bank_co
     stays stopped, and is marked by the keep flag with model.keep_flag.
     """
     style_encoder = context.models.style_encoder
+    use_encoder = (tf.random.uniform([tf.shape(style)[0]])
+                   < context.loss_config.encoder_prob) | arbitrary
     if context.encoder_reads_step_features:
         codes_from_images = style_encoder.head(
             {layer: style_features[layer] for layer in style_encoder.vgg_layers},
