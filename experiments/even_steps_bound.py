@@ -30,6 +30,7 @@ from storage import atomic
 
 SETTINGS = np.linspace(0.0, 1.0, 41)  # where each photo's curve is painted
 
+
 def mean_step_ratio(curves, mapping):
     """The mean over photos of the step ratio of t at the settings `mapping`, each
     photo's curve given at SETTINGS."""
