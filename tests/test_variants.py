@@ -338,3 +338,16 @@ def test_init_generator_refuses_a_generator_of_another_size(trained_run, tmp_pat
         warm_start.init_generator(str(source), models, ["x"])
     with pytest.raises(ValueError, match="no checkpoint found"):
         warm_start.init_generator(str(tmp_path), models, ["x"])
+
+
+def test_the_ema_bank_keeps_the_keep_flag_of_the_live_bank():
+    config = quickstart.get_config("test")
+    config.model.keep_flag = True
+    config.train.ema_decay = 0.5
+    models = small_models(config)
+    ema = ema_lib.maybe_ema(models, config.train, config.model, config.vgg)
+    # The export saves the averaged bank: it must say, like the live one, that its
+    # last coordinate is the keep flag.
+    assert ema.bank.keep_flag and ema.bank.get_config()["keep_flag"]
+    assert ema.bank.codes.constraint is not None
+    np.testing.assert_array_equal(np.array(ema.bank.codes)[:, -1], 0.0)

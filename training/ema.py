@@ -36,6 +36,7 @@ class GeneratorEMA:
         self.generator = generator_lib.build_generator(model_config.generator,
                                                        model_config.code_dim)
         self.bank = style_lib.StyleBank(models.bank.num_styles, model_config.code_dim,
+                                        keep_flag=models.bank.keep_flag,
                                         name=models.bank.name)
         self.style_encoder = (style_lib.encoder_from_config(model_config, vgg_config)
                               if models.style_encoder is not None else None)
