@@ -21,7 +21,7 @@ from absl import app, flags  # noqa: E402
 from data import pipeline  # noqa: E402
 from experiments import paintings  # noqa: E402
 from storage import atomic  # noqa: E402
-from training import step as step_lib  # noqa: E402
+from training import ema as ema_lib, step as step_lib  # noqa: E402
 
 _OUTPUT = flags.DEFINE_string("output", None, "Where to write the JSON.")
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating rounds.")
@@ -31,7 +31,8 @@ _VARIANTS = flags.DEFINE_list("variants", ["heldout", "arbitrary"],
 
 
 def make_step(config):
-    """(step function, iterator) of `config`'s adversarial train step on its data."""
+    """(step function, iterator, EMA or None) of `config`'s adversarial train step on
+    its data; the EMA is the one the training loop updates after each step."""
     dataset, style_names = pipeline.make_dataset_from_config(
         config.data, config.train.batch_size, config.seed)
     models = step_lib.build_models(config.model, config.optim, len(style_names),
@@ -40,13 +41,16 @@ def make_step(config):
     replica_step = step_lib.make_replica_step(models, features, config.vgg, config.loss,
                                               config.train.batch_size)
     step = step_lib.make_distributed_step(tf.distribute.get_strategy(), replica_step)
-    return step, iter(dataset)
+    ema = ema_lib.maybe_ema(models, config.train, config.model, config.vgg)
+    return step, iter(dataset), ema
 
 
-def seconds_per_step(step, iterator, steps):
+def seconds_per_step(step, iterator, ema, steps):
     started = time.perf_counter()
     for _ in range(steps):
         metrics = step(iterator, True)
+        if ema:
+            ema.update()
     float(metrics["loss/G/total"])  # waits for the last step
     return (time.perf_counter() - started) / steps
 
@@ -54,8 +58,8 @@ def seconds_per_step(step, iterator, steps):
 def main(argv):
     del argv
     steps = {name: make_step(paintings.get_config(name)) for name in _VARIANTS.value}
-    for step, iterator in steps.values():
-        seconds_per_step(step, iterator, 2)  # traces
+    for step, iterator, ema in steps.values():
+        seconds_per_step(step, iterator, ema, 2)  # traces
     reference, new = _VARIANTS.value
     rounds = []
     for _ in range(_ROUNDS.value):
