@@ -36,6 +36,7 @@ from keras import layers, ops
 VARIANTS = {
     "test": dict(width=8, residual_blocks=1, mlp_width=16),
     "small": dict(width=16, residual_blocks=3, mlp_width=64),
+    "medium": dict(width=24, residual_blocks=3, mlp_width=128),
     "base": dict(width=32, residual_blocks=5, mlp_width=128),
 }
 

@@ -43,7 +43,7 @@ def test_every_experiment_config_is_valid(get_config, variant):
     ("data.style_resize", 16, "data.style_resize = 16 is invalid; expected 0 (= "
                               "image_size) or at least data.image_size (32)."),
     ("model.generator", "huge", "model.generator = 'huge' is invalid; expected one "
-                                "of 'test', 'small', 'base'."),
+                                "of 'test', 'small', 'medium', 'base'."),
     ("model.discriminator", "tiny", "model.discriminator = 'tiny' is invalid"),
     ("model.discriminator_kind", "stylegan", "model.discriminator_kind = 'stylegan' is "
                                              "invalid; expected one of 'patch', "),
