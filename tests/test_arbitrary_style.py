@@ -268,6 +268,17 @@ def test_the_arbitrary_variant_is_a_valid_config_on_the_heldout_split():
         config_check.validate(config)
 
 
+def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
+    medium, arbitrary = (paintings.get_config(variant).to_dict()
+                         for variant in ("arbitrary_medium", "arbitrary"))
+    assert medium["model"].pop("generator") == "medium"
+    assert 0 < medium["train"].pop("ema_decay") < 1
+    del arbitrary["model"]["generator"], arbitrary["train"]["ema_decay"]
+    assert medium == arbitrary
+    if os.path.isdir("../shared/data"):
+        config_check.validate(paintings.get_config("arbitrary_medium"))
+
+
 # --------------------------------------------------------------------------- end to end
 
 
