@@ -10,14 +10,18 @@ Each run folder holds two evaluations (README "Arbitrary style" gives the comman
 paintings) and `bank_all/` (--method=ours on the bank styles, held-out photos). Gatys
 does not depend on the run, so its Gram distance comes once from --anchors, an
 evaluation of the same paintings and photos with --method=...,gatys; the share of the
-identity -> Gatys Gram gap is computed against it, as evaluate.py computes it.
+identity -> Gatys Gram gap is computed against it, as evaluate.py computes it. A
+second table splits the bank columns into the collections (--collections) and the
+single paintings, whose one image a run can fit closely.
 """
 import json
 import os
 
+import numpy as np
 from absl import app, flags
 
 from evaluation import arbitrary
+from experiments import paintings
 from storage import atomic
 
 UNSEEN, BANK = "eval_unseen", "bank_all"
@@ -54,6 +58,30 @@ def run_row(run, anchors):
             "bank_deception": bank_summary["deception_rate"]}
 
 
+def bank_by_kind(run, collections):
+    """{kind: (mean Gram, mean deception)} of the bank styles of `run`'s bank_all/,
+    kind "collections" for the style names in `collections`, else "single paintings";
+    means over the styles."""
+    per_style = read_evaluation(os.path.join(run, BANK))["methods"]["ours"]["per_style"]
+    kinds = {"collections": [s for s in per_style if s in collections],
+             "single paintings": [s for s in per_style if s not in collections]}
+    return {kind: tuple(float(np.mean([per_style[s][key] for s in styles]))
+                        for key in ("gram_distance", "deception_rate"))
+            for kind, styles in kinds.items() if styles}
+
+
+def kinds_markdown(runs, collections):
+    """The bank columns split into collections and single paintings, a row per run."""
+    lines = ["| run | collections Gram | collections deception | single paintings Gram "
+             "| single paintings deception |", "|" + " --- |" * 5]
+    for run in runs:
+        kinds = bank_by_kind(run, collections)
+        values = " | ".join(f"{gram:.4g} | {deception:.3f}" for gram, deception in
+                            (kinds[kind] for kind in ("collections", "single paintings")))
+        lines.append(f"| {os.path.basename(os.path.normpath(run))} | {values} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows):
     lines = [HEADER, "|" + " --- |" * (HEADER.count("|") - 1)]
     for row in rows:
@@ -79,7 +107,8 @@ def anchor_summaries(folder):
 def main(argv):
     del argv
     anchors = anchor_summaries(FLAGS.anchors)
-    text = markdown([run_row(run, anchors) for run in FLAGS.runs])
+    text = (markdown([run_row(run, anchors) for run in FLAGS.runs]) + "\n"
+            + kinds_markdown(FLAGS.runs, set(FLAGS.collections)))
     atomic.write_atomically(FLAGS.output, text.encode())
     print(text)
 
@@ -90,5 +119,8 @@ if __name__ == "__main__":
                         "gatys on the same unseen paintings and photos.")
     flags.DEFINE_list("runs", [], "Run folders, each with eval_unseen/ and bank_all/.")
     flags.DEFINE_string("output", None, "The markdown table to write.")
+    flags.DEFINE_list("collections", list(paintings.HELD_OUT_COLLECTIONS),
+                      "The bank styles that are collections (a folder of works); the "
+                      "others are single paintings.")
     flags.mark_flags_as_required(["anchors", "output"])
     app.run(main)

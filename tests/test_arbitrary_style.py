@@ -385,3 +385,17 @@ def test_arbitrary_table_rows_from_evaluations(tmp_path):
     assert "| end_to_end | 400 | 75.0% | 0.750 |" in lines[2]
     with pytest.raises(ValueError, match="no gatys"):
         arbitrary_table.anchor_summaries(str(run / "bank_all"))
+
+
+def test_arbitrary_table_splits_the_bank_into_collections_and_single_paintings(tmp_path):
+    from experiments import arbitrary_table
+
+    run = tmp_path / "arbitrary"
+    _write_evaluation(str(run / "bank_all"), {"ours": ({}, {
+        "monet": {"gram_distance": 100.0, "deception_rate": 0.5},
+        "ukiyoe": {"gram_distance": 300.0, "deception_rate": 0.0},
+        "mona-lisa": {"gram_distance": 900.0, "deception_rate": 1.0}})})
+    kinds = arbitrary_table.bank_by_kind(str(run), {"monet", "ukiyoe", "vangogh"})
+    assert kinds == {"collections": (200.0, 0.25), "single paintings": (900.0, 1.0)}
+    lines = arbitrary_table.kinds_markdown([str(run)], {"monet", "ukiyoe"}).splitlines()
+    assert lines[2] == "| arbitrary | 200 | 0.250 | 900 | 1.000 |"
