@@ -23,13 +23,6 @@ from experiments import paintings  # noqa: E402
 from storage import atomic  # noqa: E402
 from training import ema as ema_lib, step as step_lib  # noqa: E402
 
-_OUTPUT = flags.DEFINE_string("output", None, "Where to write the JSON.")
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating rounds.")
-_STEPS = flags.DEFINE_integer("steps", 5, "Steps per config and round.")
-_VARIANTS = flags.DEFINE_list("variants", ["heldout", "arbitrary"],
-                              "Two paintings.py variants: reference, new.")
-
-
 def make_step(config):
     """(step function, iterator, EMA or None) of `config`'s adversarial train step on
     its data; the EMA is the one the training loop updates after each step."""
@@ -57,13 +50,13 @@ def seconds_per_step(step, iterator, ema, steps):
 
 def main(argv):
     del argv
-    steps = {name: make_step(paintings.get_config(name)) for name in _VARIANTS.value}
+    steps = {name: make_step(paintings.get_config(name)) for name in FLAGS.variants}
     for step, iterator, ema in steps.values():
         seconds_per_step(step, iterator, ema, 2)  # traces
-    reference, new = _VARIANTS.value
+    reference, new = FLAGS.variants
     rounds = []
-    for _ in range(_ROUNDS.value):
-        times = {name: seconds_per_step(*steps[name], _STEPS.value) for name in steps}
+    for _ in range(FLAGS.rounds):
+        times = {name: seconds_per_step(*steps[name], FLAGS.steps) for name in steps}
         rounds.append(times)
         print(f"round: {reference} {times[reference]:.3f} s, {new} {times[new]:.3f} s, "
               f"ratio {times[new] / times[reference]:.3f}", flush=True)
@@ -73,9 +66,17 @@ def main(argv):
               "load_average": os.getloadavg()}
     print(f"{new} / {reference} step time: median ratio {report['median_ratio']:.3f} "
           f"over {len(ratios)} rounds (load average {report['load_average'][0]:.1f}).")
-    if _OUTPUT.value:
-        atomic.write_json(_OUTPUT.value, report)
+    if FLAGS.output:
+        atomic.write_json(FLAGS.output, report)
 
 
+FLAGS = flags.FLAGS
 if __name__ == "__main__":
+    # Defined here, not on import: the tests import this module beside others that
+    # define --output.
+    flags.DEFINE_string("output", None, "Where to write the JSON.")
+    flags.DEFINE_integer("rounds", 5, "Alternating rounds.")
+    flags.DEFINE_integer("steps", 5, "Steps per config and round.")
+    flags.DEFINE_list("variants", ["heldout", "arbitrary"],
+                      "Two paintings.py variants: reference, new.")
     app.run(main)
