@@ -23,6 +23,7 @@ from experiments import paintings  # noqa: E402
 from storage import atomic  # noqa: E402
 from training import ema as ema_lib, step as step_lib  # noqa: E402
 
+
 def make_step(config):
     """(step function, iterator, EMA or None) of `config`'s adversarial train step on
     its data; the EMA is the one the training loop updates after each step."""
