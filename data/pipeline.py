@@ -30,7 +30,8 @@ from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrec
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
                  start_index=0, tfrecords=None, input_context=None, content_cache_mb=0,
-                 exclude=(), procedural_prob=0.0, style_zoom=(1.0, 1.0)):
+                 exclude=(), procedural_prob=0.0, style_zoom=(1.0, 1.0),
+                 zoom_single_paintings=True):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -63,6 +64,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         (data/procedural.py), with style_id -1.
       style_zoom: (low, high) range of the style crop's side in units of image_size,
         resized to image_size (augmentation at several scales); (1, 1) = plain crops.
+      zoom_single_paintings: False = styles of one image get plain crops, only the
+        collections are zoomed.
 
     Returns:
       (dataset, style_names): batches with content and style float32
@@ -86,7 +89,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
             content_dir, style_dir, start_index, keep, content_cache_mb,
             exclude=exclude, **crop)
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
-                          start_index, keep=keep, zoom=tuple(style_zoom))
+                          start_index, keep=keep, zoom=tuple(style_zoom),
+                          zoom_single_paintings=zoom_single_paintings)
     if procedural_prob > 0:
         styles = procedural.mix_in(styles, procedural_prob, image_size,
                                    procedural.colour_pool(files_per_style, seed), seed,
@@ -153,8 +157,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles, cache_contents_mb, exclude, procedural_prob, style_zoom_min and
-    style_zoom_max.
+    cache_styles, cache_contents_mb, exclude, procedural_prob, style_zoom_min,
+    style_zoom_max and zoom_single_paintings.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -167,7 +171,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         exclude=excluded(data_config),
         procedural_prob=data_config.get("procedural_prob", 0.0),
         style_zoom=(data_config.get("style_zoom_min", 1.0),
-                    data_config.get("style_zoom_max", 1.0)))
+                    data_config.get("style_zoom_max", 1.0)),
+        zoom_single_paintings=data_config.get("zoom_single_paintings", True))
 
 
 def excluded(data_config):
@@ -324,13 +329,14 @@ def content_cache_loader(files, resize, budget_mb):
 
 
 def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0,
-                 keep=None, zoom=(1.0, 1.0)):
+                 keep=None, zoom=(1.0, 1.0), zoom_single_paintings=True):
     """Style crops with their ids, {"style": [S, S, 3], "style_id": []}, forever.
 
     Each element draws a style uniformly, then a file uniformly within that style, so a
     one-painting style is seen as often as a 30-painting collection. Files may also be
     encoded images (bytes). keep: optional predicate on the example index. zoom:
-    the crop side's range in units of image_size (images.random_zoom_crop_and_flip).
+    the crop side's range in units of image_size (images.random_zoom_crop_and_flip);
+    zoom_single_paintings=False leaves the styles of one file at plain crops.
     """
     counts = [len(files) for files in files_per_style]
     offsets = tf.constant(np.cumsum([0] + counts[:-1]), tf.int32)
@@ -348,10 +354,20 @@ def style_stream(files_per_style, image_size, resize, seed, cache, start_index=0
         file_in_style = tf.random.stateless_uniform(
             [], file_seed, minval=0, maxval=counts[style_id], dtype=tf.int32)
         image = load_file(offsets[style_id] + file_in_style)
-        crop = (images.random_crop_and_flip(image, image_size, crop_seed)
-                if zoom == (1.0, 1.0)
-                else images.random_zoom_crop_and_flip(image, image_size, zoom, crop_seed))
-        return {"style": crop, "style_id": style_id}
+        return {"style": crop(image, counts[style_id], crop_seed), "style_id": style_id}
+
+    def crop(image, files_in_style, crop_seed):
+        def plain():
+            return images.random_crop_and_flip(image, image_size, crop_seed)
+
+        def zoomed():
+            return images.random_zoom_crop_and_flip(image, image_size, zoom, crop_seed)
+
+        if zoom == (1.0, 1.0):
+            return plain()
+        if zoom_single_paintings:
+            return zoomed()
+        return tf.cond(files_in_style > 1, zoomed, plain)
 
     indexes = tf.data.Dataset.counter(start_index)
     if keep is not None:

@@ -141,6 +141,26 @@ def test_zoomed_crops_have_the_crop_size_and_a_zoom_in_enlarges_the_texture():
     assert edges < 0.7 * np.abs(np.diff(plain.numpy()[0, :, 0])).sum()
 
 
+def test_without_zoom_for_single_paintings_only_the_collections_are_zoomed():
+    # Style 0: one painting; style 1: a collection of two. Files are in-memory PNGs.
+    def png(seed):
+        return tf.io.encode_png(random_image(48, 48, 3, seed)).numpy()
+
+    files_per_style = [[png(0)], [png(1), png(2)]]
+
+    def stream(zoom, zoom_single_paintings=True):
+        return style_elements(pipeline.style_stream(
+            files_per_style, 16, 48, seed=3, cache=True, zoom=zoom,
+            zoom_single_paintings=zoom_single_paintings), 16)
+
+    mixed = stream((0.5, 0.5), zoom_single_paintings=False)
+    plain, zoomed = stream((1.0, 1.0)), stream((0.5, 0.5))
+    assert {style_id for _, style_id in mixed} == {0, 1}
+    for (image, style_id), (plain_image, _), (zoomed_image, _) in zip(mixed, plain, zoomed):
+        np.testing.assert_array_equal(image, plain_image if style_id == 0 else zoomed_image)
+        assert not np.array_equal(plain_image, zoomed_image)
+
+
 # --------------------------------------------------------------------------- models
 
 

@@ -190,6 +190,7 @@ CHECKS = {
         lambda value, config: config.data.style_zoom_min <= value <= 4,
         lambda value, config: f"a zoom in [data.style_zoom_min "
                               f"({config.data.style_zoom_min}), 4]"),
+    "data.zoom_single_paintings": ANY_BOOL,
     "data.exclude": Check(
         lambda value, config: split.exclude_problem(config.data) is None,
         lambda value, config: split.exclude_problem(config.data)),

@@ -55,6 +55,10 @@ def _data():
     # several scales. 1, 1 = plain crops (flips are always on).
     data.style_zoom_min = 1.0
     data.style_zoom_max = 1.0
+    # Whether the zoom also applies to one-image styles. False keeps a single
+    # painting at the scale its bank code is trained to paint (its Gram at another
+    # scale is another target for the same code); collections are zoomed either way.
+    data.zoom_single_paintings = True
     return data
 
 
