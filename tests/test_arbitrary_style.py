@@ -274,6 +274,7 @@ def test_a_photo_given_as_a_style_is_an_arbitrary_style_example():
     ("data.procedural_prob", 1.5, "a probability in [0, 1]"),
     ("data.style_zoom_min", 0.0, "a zoom in (0, 4]"),
     ("data.style_zoom_max", 0.5, "a zoom in [data.style_zoom_min"),
+    ("data.zoom_single_paintings", 1, "expected bool"),
     ("loss.arbitrary_weight", -1.0, "a finite number >= 0"),
 ])
 def test_the_new_keys_are_refused_in_one_sentence(key, value, message):
