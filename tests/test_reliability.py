@@ -61,6 +61,8 @@ def test_every_experiment_config_is_valid(get_config, variant):
     ("train.on_nonfinite", "retry", "train.on_nonfinite = 'retry' is invalid; "
                                     "expected one of 'stop', 'restore'."),
     ("train.restore_lr_factor", 1.0, "train.restore_lr_factor = 1.0 is invalid"),
+    ("optim.decay_to", 0.0, "optim.decay_to = 0.0 is invalid; expected a factor in "
+                            "(0, 1] such as 0.1."),
     ("strategy.name", "tpu_pod", "strategy.name = 'tpu_pod' is invalid"),
     ("train.num_steps", "100", "train.num_steps = '100' has the wrong type; expected "
                                "int like 10000."),
@@ -408,6 +410,20 @@ def test_nonfinite_loss_restores_the_last_checkpoint_with_lower_learning_rates(
     assert scalars["optim/g_lr"][8] == pytest.approx(5e-4)
     assert max(scalars["G/output_std"]) > 0.0
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-8")
+
+
+@pytest.mark.slow
+def test_a_restore_during_the_learning_rate_decay_goes_back_on_the_schedule(
+        poisoned_training, tmp_path):
+    poisoned_training.append(5)
+    config = divergence_config("restore")
+    config.optim.decay_steps, config.optim.decay_to = 4, 0.5
+    models = loop.train_and_evaluate(config, str(tmp_path))
+    # Step 4's rates from its checkpoint, halved by the restore, then halved by the
+    # decay from step 4 to 8.
+    assert float(models.g_optimizer.learning_rate) == pytest.approx(2.5e-4)
+    assert float(models.d_optimizer.learning_rate) == pytest.approx(2.5e-5)
+    assert read_scalars(str(tmp_path))["optim/g_lr"][8] == pytest.approx(2.5e-4)
 
 
 @pytest.mark.slow

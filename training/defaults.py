@@ -155,6 +155,10 @@ def _optim():
 
     optim.g_lr = 1e-4   # the method's Adam learning rate, for both players
     optim.d_lr = 1e-4
+    # Both rates fall linearly to decay_to of themselves over the run's last
+    # decay_steps steps (training/learning_rates.py); 0 = constant.
+    optim.decay_steps = 0
+    optim.decay_to = 0.1
     optim.beta_1 = 0.5
     optim.beta_2 = 0.999
     return optim

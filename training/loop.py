@@ -21,7 +21,8 @@ from absl import logging
 
 from data import pipeline
 from storage import workdir as workdir_lib
-from training import config_check, guards, in_training_eval, precision, run as run_lib
+from training import config_check, guards, in_training_eval, learning_rates, precision
+from training import run as run_lib
 from training import sample_grids, step as step_lib, strategy as strategy_lib, summaries
 
 
@@ -144,12 +145,13 @@ def _train_with_restores(config, data_config, strategy, run, outputs, should_sto
                                              config.vgg, config.loss,
                                              config.train.batch_size),
         jit_compile=config.train.jit_compile)
+    rates = learning_rates.TailDecay.from_config(config.optim, config.train)
     for restores in range(config.train.max_restores + 1):
         iterator = data_iterator(strategy, data_config, config.train.batch_size,
                                  config.seed, start_step=int(run.step))
         try:
             return _train_steps(config.train, run, train_step, iterator, outputs,
-                                should_stop)
+                                should_stop, rates)
         except FloatingPointError as error:
             if (config.train.on_nonfinite != "restore"
                     or restores == config.train.max_restores):
@@ -205,9 +207,10 @@ def _one_step(run, train_step, iterator, pretrain_steps):
     return metrics
 
 
-def _train_steps(train_config, run, train_step, iterator, outputs, should_stop):
+def _train_steps(train_config, run, train_step, iterator, outputs, should_stop, rates):
     """Trains until train.num_steps or until `should_stop()`; returns whether it was
-    stopped. `outputs` None: no sample grids and no evaluation (not the chief)."""
+    stopped. `outputs` None: no sample grids and no evaluation (not the chief);
+    `rates` moves the learning rates along their schedule."""
     log = _Log(train_config, run.models)
     while int(run.step) < train_config.num_steps:
         started = time.perf_counter()
@@ -216,6 +219,7 @@ def _train_steps(train_config, run, train_step, iterator, outputs, should_stop):
         log.count_step(time.perf_counter() - started, adversarial)
         run.step.assign_add(1)
         current = int(run.step)
+        rates.move(run.models.optimizers, current - 1, current)
         guards.check_finite(metrics, current)
         log.maybe_write(metrics, current)
         if outputs is not None:

@@ -38,6 +38,10 @@ class Models:
         return None if self.style_encoder is None else self.style_encoder.model
 
     @property
+    def optimizers(self):
+        return (self.g_optimizer, self.d_optimizer)
+
+    @property
     def g_variables(self):
         """G is trained together with the style codes it is conditioned on (and the
         encoder that makes them from images)."""
