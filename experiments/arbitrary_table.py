@@ -76,8 +76,10 @@ def kinds_markdown(runs, collections):
              "| single paintings deception |", "|" + " --- |" * 5]
     for run in runs:
         kinds = bank_by_kind(run, collections)
-        values = " | ".join(f"{gram:.4g} | {deception:.3f}" for gram, deception in
-                            (kinds[kind] for kind in ("collections", "single paintings")))
+        # A bank of one kind only (a run on the collections alone) has "-" for the other.
+        values = " | ".join(f"{kinds[kind][0]:.4g} | {kinds[kind][1]:.3f}"
+                            if kind in kinds else "- | -"
+                            for kind in ("collections", "single paintings"))
         lines.append(f"| {os.path.basename(os.path.normpath(run))} | {values} |")
     return "\n".join(lines) + "\n"
 

@@ -420,3 +420,13 @@ def test_arbitrary_table_splits_the_bank_into_collections_and_single_paintings(t
     assert kinds == {"collections": (200.0, 0.25), "single paintings": (900.0, 1.0)}
     lines = arbitrary_table.kinds_markdown([str(run)], {"monet", "ukiyoe"}).splitlines()
     assert lines[2] == "| arbitrary | 200 | 0.250 | 900 | 1.000 |"
+
+
+def test_arbitrary_table_marks_a_kind_the_bank_lacks(tmp_path):
+    from experiments import arbitrary_table
+
+    run = tmp_path / "collections_only"
+    _write_evaluation(str(run / "bank_all"), {"ours": ({}, {
+        "monet": {"gram_distance": 100.0, "deception_rate": 0.5}})})
+    lines = arbitrary_table.kinds_markdown([str(run)], {"monet"}).splitlines()
+    assert lines[2] == "| collections_only | 100 | 0.500 | - | - |"
