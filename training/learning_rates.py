@@ -5,7 +5,8 @@ The optimizers' learning-rate variables stay the one state: each step multiplies
 by the ratio of its factor to the previous step's. They are checkpointed with the step,
 so a resumed run and a run restored after a divergence (which also lowers them by
 train.restore_lr_factor) go on from the checkpoint's place on the schedule, keeping
-any lowering.
+any lowering. A finished run trained on with a larger train.num_steps goes on from the
+rates it ended at (the new schedule's ratios only lower them further).
 """
 import dataclasses
 
