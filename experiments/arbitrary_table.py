@@ -12,7 +12,10 @@ does not depend on the run, so its Gram distance comes once from --anchors, an
 evaluation of the same paintings and photos with --method=...,gatys; the share of the
 identity -> Gatys Gram gap is computed against it, as evaluate.py computes it. A
 second table splits the bank columns into the collections (--collections) and the
-single paintings, whose one image a run can fit closely.
+single paintings, whose one image a run can fit closely. With --reference (a run of
+today's config, such as `heldout`), a third table reads the bank Gram per style as a
+ratio to that run's: the raw mean is decided mostly by the styles with the largest
+Gram scale (a black-and-white woodcut's is ~50x a colour painting's), the ratio is not.
 """
 import json
 import os
@@ -84,6 +87,33 @@ def kinds_markdown(runs, collections):
     return "\n".join(lines) + "\n"
 
 
+def bank_gram_ratios(run, reference):
+    """{style: run's bank Gram / reference's} over the bank styles both evaluated."""
+    def per_style(folder):
+        return read_evaluation(os.path.join(folder, BANK))["methods"]["ours"]["per_style"]
+    ours, theirs = per_style(run), per_style(reference)
+    shared = sorted(set(ours) & set(theirs))
+    if not shared:
+        raise ValueError(f"{run}/{BANK} and {reference}/{BANK} share no style; expected "
+                         f"evaluations of the same bank styles.")
+    return {s: ours[s]["gram_distance"] / theirs[s]["gram_distance"] for s in shared}
+
+
+def ratios_markdown(runs, reference):
+    """Per run: the geometric mean over styles of the bank Gram ratio to `reference`
+    (1.05 is the issue's +5%), and the style with the largest ratio."""
+    name = os.path.basename(os.path.normpath(reference))
+    lines = [f"| run | bank Gram / {name}'s, geometric mean over styles | largest "
+             f"ratio |", "|" + " --- |" * 3]
+    for run in runs:
+        ratios = bank_gram_ratios(run, reference)
+        worst = max(ratios, key=ratios.get)
+        mean = float(np.exp(np.mean(np.log(list(ratios.values())))))
+        lines.append(f"| {os.path.basename(os.path.normpath(run))} | {mean:.2f} | "
+                     f"{ratios[worst]:.2f} ({worst}) |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows):
     lines = [HEADER, "|" + " --- |" * (HEADER.count("|") - 1)]
     for row in rows:
@@ -111,6 +141,8 @@ def main(argv):
     anchors = anchor_summaries(FLAGS.anchors)
     text = (markdown([run_row(run, anchors) for run in FLAGS.runs]) + "\n"
             + kinds_markdown(FLAGS.runs, set(FLAGS.collections)))
+    if FLAGS.reference:
+        text += "\n" + ratios_markdown(FLAGS.runs, FLAGS.reference)
     atomic.write_atomically(FLAGS.output, text.encode())
     print(text)
 
@@ -121,6 +153,8 @@ if __name__ == "__main__":
                         "gatys on the same unseen paintings and photos.")
     flags.DEFINE_list("runs", [], "Run folders, each with eval_unseen/ and bank_all/.")
     flags.DEFINE_string("output", None, "The markdown table to write.")
+    flags.DEFINE_string("reference", None, "A run folder with bank_all/ (today's config "
+                        "on the same split): adds the per-style bank Gram ratio to it.")
     flags.DEFINE_list("collections", list(paintings.HELD_OUT_COLLECTIONS),
                       "The bank styles that are collections (a folder of works); the "
                       "others are single paintings.")

@@ -422,6 +422,28 @@ def test_arbitrary_table_splits_the_bank_into_collections_and_single_paintings(t
     assert lines[2] == "| arbitrary | 200 | 0.250 | 900 | 1.000 |"
 
 
+def test_arbitrary_table_reads_the_bank_gram_per_style_against_a_reference(tmp_path):
+    from experiments import arbitrary_table
+
+    def bank(name, grams):
+        folder = tmp_path / name
+        _write_evaluation(str(folder / "bank_all"), {"ours": ({}, {
+            style: {"gram_distance": gram, "deception_rate": 0.5}
+            for style, gram in grams.items()})})
+        return str(folder)
+
+    reference = bank("heldout", {"woodcut": 4000.0, "monet": 100.0, "udnie": 50.0})
+    run = bank("arbitrary", {"woodcut": 4000.0, "monet": 400.0, "mona-lisa": 9.0})
+    # The styles both runs evaluated: the woodcut's scale does not swamp monet's 4x.
+    assert arbitrary_table.bank_gram_ratios(run, reference) == {"monet": 4.0, "woodcut": 1.0}
+    lines = arbitrary_table.ratios_markdown([run], reference).splitlines()
+    assert lines[0].startswith("| run | bank Gram / heldout's")
+    assert lines[2] == "| arbitrary | 2.00 | 4.00 (monet) |"
+    other = bank("other", {"vangogh": 1.0})
+    with pytest.raises(ValueError, match="share no style"):
+        arbitrary_table.bank_gram_ratios(other, reference)
+
+
 def test_arbitrary_table_marks_a_kind_the_bank_lacks(tmp_path):
     from experiments import arbitrary_table
 
