@@ -289,6 +289,21 @@ def test_the_arbitrary_variant_is_a_valid_config_on_the_heldout_split():
         config_check.validate(config)
 
 
+def test_arbitrary_decay_is_arbitrary_with_collections_only_zoom_and_a_decay():
+    decay, arbitrary = (paintings.get_config(variant).to_dict()
+                        for variant in ("arbitrary_decay", "arbitrary"))
+    assert decay["data"].pop("zoom_single_paintings") is False
+    assert arbitrary["data"].pop("zoom_single_paintings") is True
+    assert decay["optim"].pop("decay_steps") == 1000  # the last third of 3000 steps
+    assert arbitrary["optim"].pop("decay_steps") == 0
+    assert decay == arbitrary
+    shorter = paintings.get_config("arbitrary_decay")
+    shorter.train.num_steps = 1500  # as --config.train.num_steps=1500 sets it
+    assert shorter.optim.decay_steps == 500
+    if os.path.isdir("../shared/data"):
+        config_check.validate(shorter)
+
+
 def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
     medium, arbitrary = (paintings.get_config(variant).to_dict()
                          for variant in ("arbitrary_medium", "arbitrary"))
