@@ -15,7 +15,8 @@ second table splits the bank columns into the collections (--collections) and th
 single paintings, whose one image a run can fit closely. With --reference (a run of
 today's config, such as `heldout`), a third table reads the bank Gram per style as a
 ratio to that run's: the raw mean is decided mostly by the styles with the largest
-Gram scale (a black-and-white woodcut's is ~50x a colour painting's), the ratio is not.
+Gram scale (a black-and-white woodcut's is over ten times a colour painting's), the
+ratio is not.
 """
 import json
 import os

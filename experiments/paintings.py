@@ -118,7 +118,7 @@ def settled(config):
     and a run that settles at its end. Zoomed crops only for the collections: a
     one-image style's bank code paints the scale it sees. Both learning rates fall to
     a tenth over the last third: at a constant G rate of 1e-3 one checkpoint is one
-    draw, which moved the unseen gap by up to 40 points between checkpoints. Measured
+    draw, which moved the unseen gap by tens of points between checkpoints. Measured
     in README "Arbitrary style": over two seeds the bank styles come back to
     `heldout`'s level and the unseen gap stays where `arbitrary` has it."""
     config.data.zoom_single_paintings = False
