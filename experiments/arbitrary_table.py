@@ -62,11 +62,16 @@ def run_row(run, anchors):
             "bank_deception": bank_summary["deception_rate"]}
 
 
+def bank_per_style(run):
+    """{style: its metrics} of the bank styles in `run`'s bank_all/."""
+    return read_evaluation(os.path.join(run, BANK))["methods"]["ours"]["per_style"]
+
+
 def bank_by_kind(run, collections):
     """{kind: (mean Gram, mean deception)} of the bank styles of `run`'s bank_all/,
     kind "collections" for the style names in `collections`, else "single paintings";
     means over the styles."""
-    per_style = read_evaluation(os.path.join(run, BANK))["methods"]["ours"]["per_style"]
+    per_style = bank_per_style(run)
     kinds = {"collections": [s for s in per_style if s in collections],
              "single paintings": [s for s in per_style if s not in collections]}
     return {kind: tuple(float(np.mean([per_style[s][key] for s in styles]))
@@ -90,9 +95,7 @@ def kinds_markdown(runs, collections):
 
 def bank_gram_ratios(run, reference):
     """{style: run's bank Gram / reference's} over the bank styles both evaluated."""
-    def per_style(folder):
-        return read_evaluation(os.path.join(folder, BANK))["methods"]["ours"]["per_style"]
-    ours, theirs = per_style(run), per_style(reference)
+    ours, theirs = bank_per_style(run), bank_per_style(reference)
     shared = sorted(set(ours) & set(theirs))
     if not shared:
         raise ValueError(f"{run}/{BANK} and {reference}/{BANK} share no style; expected "
