@@ -119,7 +119,7 @@ def settled(config):
     one-image style's bank code paints the scale it sees. Both learning rates fall to
     a tenth over the last third: at a constant G rate of 1e-3 one checkpoint is one
     draw, which moved the unseen gap by tens of points between checkpoints. Measured
-    in README "Arbitrary style": over two seeds the bank styles come back to
+    in README "Arbitrary style": over four seeds the bank styles come back to
     `heldout`'s level and the unseen gap stays where `arbitrary` has it."""
     config.data.zoom_single_paintings = False
     # A reference, so --config.train.num_steps=1500 decays over its own last third.
