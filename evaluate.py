@@ -7,11 +7,16 @@ r"""Evaluates a trained model (and baselines) on every content x style pair.
     python evaluate.py --model=runs/paintings --style_dir=ANY_FOLDER \
         --content_dir=/path/to/photos --output=/tmp/eval_unseen \
         --method=encoder,nearest_code,mean_code,identity,gatys
+    python evaluate.py --model=runs/paintings --style_dir=ANY_FOLDER \
+        --content_dir=/path/to/photos --output=/tmp/eval_bound \
+        --method=encoder,optimised_code,identity,gatys --code_steps=100
     python evaluate.py --model=runs/quickstart --video=clip.mp4 --output=/tmp/video
 
 The third one paints styles the model never saw through its style encoder (with the
 bank-code baselines of evaluation/arbitrary.py), and reports the share of the
 identity -> gatys Gram gap each method closes and the keep gate of every style image.
+The fourth adds the optimised_code bound: the best one code per style can do with this
+generator, which tells the encoder's share of a gap from the generator's.
 
 Writes metrics.json (settings, the classifier's ceiling, per-method summaries, the
 fusion path), metrics.csv (one row per method, content and style), grid_<method>.png
@@ -42,8 +47,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "Folder for metrics.json, metrics.
                               "and the PNG grids.")
 _METHOD = flags.DEFINE_list("method", ["ours"], "Methods to evaluate: ours, identity, "
                             "gatys, and for styles the model never saw (any "
-                            "--style_dir) encoder, nearest_code, mean_code "
-                            "(comma-separated).")
+                            "--style_dir) encoder, nearest_code, mean_code, "
+                            "optimised_code (comma-separated).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 0, "Side of the square content crops; "
                                    "0: the run's data.image_size (256 without a run).")
 _VGG_WEIGHTS = flags.DEFINE_string("vgg_weights", "", "imagenet, random, or a VGG19 "
@@ -52,6 +57,8 @@ _GATYS_STEPS = flags.DEFINE_integer("gatys_steps", 100, "Adam steps of the gatys
                                     "baseline per pair.")
 _GATYS_LEARNING_RATE = flags.DEFINE_float("gatys_learning_rate", 0.02,
                                           "Adam learning rate of the gatys baseline.")
+_CODE_STEPS = flags.DEFINE_integer("code_steps", 100, "Adam steps of the "
+                                   "optimised_code bound per style.")
 _FUSION_PAIR = flags.DEFINE_list("fusion_pair", [], "Two style names for the fusion "
                                  "path; default: the first two styles.")
 _FUSION_CONTENTS = flags.DEFINE_integer("fusion_contents", 4, "Contents on the fusion "
@@ -114,7 +121,7 @@ def run(argv, painting):
         style_dir=_STYLE_DIR.value, methods=tuple(_METHOD.value),
         image_size=_IMAGE_SIZE.value, vgg_weights=_VGG_WEIGHTS.value,
         gatys_steps=_GATYS_STEPS.value, gatys_learning_rate=_GATYS_LEARNING_RATE.value,
-        fusion_pair=tuple(_FUSION_PAIR.value), fusion_contents=_FUSION_CONTENTS.value,
+        code_steps=_CODE_STEPS.value, fusion_pair=tuple(_FUSION_PAIR.value), fusion_contents=_FUSION_CONTENTS.value,
         batch_size=_BATCH_SIZE.value, crops_per_style=_CROPS_PER_STYLE.value,
         max_contents=_MAX_CONTENTS.value, seed=_SEED.value,
         even_steps=_EVEN_STEPS.value, precision=_PRECISION.value,

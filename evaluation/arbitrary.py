@@ -8,17 +8,30 @@ The styles of --style_dir need no bank names. Methods:
                 its first max_style_images images, each seen at the training scale);
   nearest_code  the bank code nearest (L2) to that encoder code: what the model would
                 do if the encoder only picked a trained style;
-  mean_code     the mean of the bank codes, the same for every style.
+  mean_code     the mean of the bank codes, the same for every style;
+  optimised_code  the encoder's code of each style, optimised (code_steps Adam
+                steps) against the gatys objective of every evaluated photo painted
+                with it: the best one code can do with this generator, so the gap
+                between it and `encoder` is the encoder's reading, and the gap
+                between it and gatys is the generator's. It sees the evaluated
+                photos, as gatys does: an oracle bound, not a method to compare.
 With identity and gatys also evaluated, gram_gap_closed() gives each method's share of
 the Gram-distance gap from identity (the photo itself, 0) to Gatys (1). keep_gates()
 gives the keep gate of every style image's code (it must stay near 0 at strength 1).
 """
+import keras
 import numpy as np
+import tensorflow as tf
 
 from data import images
+from evaluation import baselines
 from models import generator as generator_lib
+from models import style as style_lib
+from painting import painter
 
-METHODS = ("encoder", "nearest_code", "mean_code")
+METHODS = ("encoder", "nearest_code", "mean_code", "optimised_code")
+# Adam on codes of norm ~5: the first steps move a code by ~1% of its norm each.
+CODE_LEARNING_RATE = 0.05
 
 
 def image_codes(model, files):
@@ -45,6 +58,43 @@ def style_codes(model, style_dir, style_names, max_style_images):
              "mean_code": np.repeat(bank.mean(axis=0, keepdims=True), len(encoder),
                                     axis=0)}
     return codes, per_image
+
+
+def optimised_codes(model, feature_extractor, gatys_settings, contents, style_grams,
+                    start_codes, steps):
+    """Codes [S, D]: start_codes [S, D] each optimised for `steps` Adam steps against
+    the summed gatys objective (baselines.gatys_terms) of every content [N, H, W, 3]
+    painted with it, toward its style's Gram targets (one [S, C, C] per style layer).
+    A keep flag (model.keep_flag) stays as it is: the code paints a style image."""
+    num_styles, num_contents = len(start_codes), len(contents)
+    start_codes = np.asarray(start_codes, np.float32)
+    encoder = model.source.encoder
+    keep_flag = encoder is not None and style_lib.has_keep_flag(encoder)
+    free_width = start_codes.shape[1] - int(keep_flag)
+    free = tf.Variable(start_codes[:, :free_width])
+    fixed = tf.constant(start_codes[:, free_width:])
+    # Pair k paints content k % N with style k // N.
+    style_of_pair = np.repeat(np.arange(num_styles), num_contents)
+    contents = tf.tile(tf.convert_to_tensor(contents, tf.float32), [num_styles, 1, 1, 1])
+    grams = [tf.gather(tf.convert_to_tensor(gram, tf.float32), style_of_pair)
+             for gram in style_grams]
+    content_features = feature_extractor(contents)
+    content_targets = [content_features[name] for name in gatys_settings.content_layers]
+    optimizer = keras.optimizers.Adam(CODE_LEARNING_RATE)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            codes = tf.gather(tf.concat([free, fixed], axis=-1), style_of_pair)
+            outputs = painter.paint_batch(model.generator, contents, codes)
+            objective = tf.reduce_sum(baselines.gatys_terms(
+                feature_extractor, gatys_settings, outputs, content_targets,
+                grams)["total"])
+        optimizer.apply_gradients([(tape.gradient(objective, free), free)])
+
+    for _ in range(steps):
+        step()
+    return np.concatenate([free.numpy(), fixed.numpy()], axis=-1)
 
 
 def keep_gates(model, per_image):

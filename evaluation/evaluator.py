@@ -63,6 +63,7 @@ class Options:
     vgg_weights: str = ""       # default: the run's vgg.weights, else "imagenet"
     gatys_steps: int = 100
     gatys_learning_rate: float = 0.02
+    code_steps: int = 100       # Adam steps of the optimised_code bound
     fusion_pair: tuple = ()     # two style names; default: the first two styles
     fusion_contents: int = 4
     batch_size: int = 4
@@ -92,7 +93,8 @@ def resolve_settings(options):
         raise painting.UsageError(
             f"--method {list(options.methods)} has unknown or no methods {unknown}; "
             f"expected a list of {', '.join(METHODS)}.")
-    for name in ("batch_size", "gatys_steps", "fusion_contents", "max_style_images"):
+    for name in ("batch_size", "gatys_steps", "code_steps", "fusion_contents",
+                 "max_style_images"):
         if getattr(options, name) < 1:
             raise painting.UsageError(f"--{name}={getattr(options, name)} must be at "
                                       f"least 1.")
@@ -137,6 +139,7 @@ def resolve_settings(options):
                          ("content_weight", "style_weight", "tv_weight")},
         "gatys": {"steps": options.gatys_steps,
                   "learning_rate": options.gatys_learning_rate},
+        "code_steps": options.code_steps,
         "batch_size": options.batch_size, "crops_per_style": options.crops_per_style,
         "max_contents": options.max_contents,
         "max_style_images": options.max_style_images,
@@ -315,11 +318,7 @@ def make_method(name, settings, network, style_data, model):
 
         return Method(run_identity, run_identity)
     if name == "gatys":
-        gatys = baselines.make_gatys(network.model, baselines.GatysSettings(
-            tuple(settings["vgg"]["content_layers"]), tuple(settings["vgg"]["style_layers"]),
-            steps=settings["gatys"]["steps"],
-            learning_rate=settings["gatys"]["learning_rate"],
-            **settings["loss_weights"]))
+        gatys = baselines.make_gatys(network.model, gatys_settings(settings))
 
         def run_gatys(contents, style_ids, steps=None):
             return gatys(contents, gather_targets(style_data, style_ids)[0], steps)[0]
@@ -334,6 +333,14 @@ def make_method(name, settings, network, style_data, model):
                                  model.source.codes[bank_ids[np.asarray(style_ids)]])
 
     return Method(run_ours, run_ours)
+
+
+def gatys_settings(settings):
+    """The gatys objective and optimiser: the run's layers and loss weights."""
+    return baselines.GatysSettings(
+        tuple(settings["vgg"]["content_layers"]), tuple(settings["vgg"]["style_layers"]),
+        steps=settings["gatys"]["steps"], learning_rate=settings["gatys"]["learning_rate"],
+        **settings["loss_weights"])
 
 
 def codes_method(model, codes):
@@ -378,7 +385,8 @@ def evaluate(options):
     results = {"settings": settings, "classifier": style_data.classifier_report,
                "styles": style_data.names, "contents": content_names, "methods": {}}
     rows = []
-    encoder_codes = encoder_methods(settings, style_data, model, results)
+    encoder_codes = encoder_methods(settings, style_data, model, results, network,
+                                    contents)
     for name in settings["methods"]:
         method = (codes_method(model, encoder_codes[name]) if name in encoder_codes
                   else make_method(name, settings, network, style_data, model))
@@ -396,7 +404,7 @@ def evaluate(options):
     return results, rows
 
 
-def encoder_methods(settings, style_data, model, results):
+def encoder_methods(settings, style_data, model, results, network, contents):
     """The codes of the arbitrary-style methods (evaluation/arbitrary.py), and the
     keep gate of every style image's encoder code into results["keep_gates"]."""
     if not set(settings["methods"]) & set(arbitrary.METHODS):
@@ -405,6 +413,10 @@ def encoder_methods(settings, style_data, model, results):
                                              style_data.names,
                                              settings["max_style_images"])
     results["keep_gates"] = arbitrary.keep_gates(model, per_image)
+    if "optimised_code" in settings["methods"]:
+        codes["optimised_code"] = arbitrary.optimised_codes(
+            model, network.model, gatys_settings(settings), contents, style_data.grams,
+            codes["encoder"], settings["code_steps"])
     return codes
 
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from data import images, pipeline, procedural, split
 from experiments import paintings, quickstart
+from losses import perceptual
 from models import style as style_lib
 from models import vgg as vgg_lib
 from training import config_check
@@ -341,20 +342,37 @@ def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
     options = evaluator.Options(
         output=str(tmp_path / "eval"), model=workdir,
         content_dir=str(tmp_path / "photos"), style_dir=str(tmp_path / "unseen"),
-        methods=("encoder", "nearest_code", "mean_code", "identity", "gatys"),
-        gatys_steps=2, batch_size=2, crops_per_style=4)
+        methods=("encoder", "nearest_code", "mean_code", "optimised_code", "identity",
+                 "gatys"),
+        gatys_steps=2, code_steps=2, batch_size=2, crops_per_style=4)
     results, _ = evaluator.evaluate(options)
     summaries_of = {name: method["summary"] for name, method in results["methods"].items()}
     identity, gatys = (summaries_of[name]["gram_distance"]
                        for name in ("identity", "gatys"))
-    for name in ("encoder", "nearest_code", "mean_code"):
+    for name in ("encoder", "nearest_code", "mean_code", "optimised_code"):
         np.testing.assert_allclose(results["gram_gap_closed"][name], (
             identity - summaries_of[name]["gram_distance"]) / (identity - gatys))
         assert summaries_of[name]["mean_abs_change"] > 0
     assert summaries_of["identity"]["mean_abs_change"] == 0.0
+    assert (summaries_of["optimised_code"]["objective"]
+            < summaries_of["encoder"]["objective"])
     assert sorted(results["keep_gates"]) == ["painting0", "painting1"]
     assert all(0.0 <= gate <= 1.0 for gates in results["keep_gates"].values()
                for gate in gates)
+    # The bound optimises a style image's code, never its keep flag (0).
+    import painting
+    from evaluation import arbitrary, baselines
+    model = painting.load(workdir, precision="float32")
+    start = arbitrary.image_codes_of_arrays(model, [random_image(40, 40, 3, 5)])
+    network = vgg_lib.build_feature_extractor(["block1_conv1"], weights="random")
+    contents = random_image(32, 32, 3, 6)[None]
+    optimised = arbitrary.optimised_codes(
+        model, network, baselines.GatysSettings(("block1_conv1",), ("block1_conv1",),
+                                                1e-3, 1e-3, 0.0),
+        contents, perceptual.gram_matrices([network(contents)["block1_conv1"]]), start,
+        steps=2)
+    assert start[0, -1] == optimised[0, -1] == 0.0
+    assert not np.allclose(start[0, :-1], optimised[0, :-1])
 
 
 def test_each_arbitrary_ablation_row_adds_one_source_to_the_row_before():
