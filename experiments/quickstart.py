@@ -1,4 +1,4 @@
-r"""Quickstart: the built-in demo data, a small model, CPU, about 10 minutes.
+r"""Quickstart: the built-in demo data, a small model, CPU, about 6 minutes on 2 cores.
 
     python train.py --config=experiments/quickstart.py --workdir=runs/quickstart
     tensorboard --logdir=runs/quickstart
