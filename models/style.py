@@ -153,6 +153,51 @@ class ChannelStatistics(layers.Layer):
         return (features_shape[0], 2 * features_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="stylefusion")
+class ProjectedCovariance(layers.Layer):
+    """Features [B, H, W, C] -> [B, r(r+1)/2]: the covariance over space of a learned
+    projection of the C channels to r, its upper triangle in signed log1p.
+
+    Channel means and stds cannot tell two styles apart whose channels have the same
+    statistics but fire together differently (a grey ground with pink and blue planes
+    against a blue-lilac field); the Gram distance styles are judged by measures
+    exactly that co-occurrence. The full C x C covariance is too large an input (32k
+    numbers at block3), so a learned projection picks r directions whose covariance
+    the encoder reads (compact bilinear pooling). Centred, because the means are
+    already read by ChannelStatistics. Computed in float32: bfloat16 loses the
+    difference of two large moments.
+    """
+
+    def __init__(self, rank, **kwargs):
+        if rank < 1:
+            raise ValueError(f"ProjectedCovariance needs a rank >= 1, got {rank}.")
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.rank = rank
+        rows, columns = np.triu_indices(rank)
+        self._upper = (rows * rank + columns).astype("int32")
+
+    def build(self, features_shape):
+        self.projection = self.add_weight(
+            shape=(features_shape[-1], self.rank), name="projection",
+            initializer="glorot_normal")
+
+    def call(self, features):
+        projected = ops.einsum("bhwc,cr->bhwr", features, self.projection)
+        projected = projected - ops.mean(projected, axis=[1, 2], keepdims=True)
+        pixels = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], "float32")
+        covariance = ops.einsum("bhwi,bhwj->bij", projected, projected) / pixels
+        upper = ops.take(ops.reshape(covariance, (-1, self.rank * self.rank)),
+                         self._upper, axis=1)
+        return ops.sign(upper) * ops.log1p(ops.abs(upper))
+
+    def compute_output_shape(self, features_shape):
+        return (features_shape[0], len(self._upper))
+
+    def get_config(self):
+        return {**super().get_config(), "rank": self.rank}
+
+
 class _EncoderHead:
     """The style encoder's layers after VGG: per-layer statistics -> MLP -> code.
 
@@ -160,9 +205,13 @@ class _EncoderHead:
     features given as inputs, so the two models share every weight.
     """
 
-    def __init__(self, vgg_layers, code_dim, mlp_width, keep_flag=False):
+    def __init__(self, vgg_layers, code_dim, mlp_width, keep_flag=False,
+                 covariance_rank=0):
         self.statistics = {layer: ChannelStatistics(name=f"statistics_{layer}")
                            for layer in vgg_layers}
+        self.covariances = {
+            layer: ProjectedCovariance(covariance_rank, name=f"covariance_{layer}")
+            for layer in vgg_layers} if covariance_rank else {}
         self.concatenate = layers.Concatenate(name="statistics")
         self.normalise = layers.LayerNormalization(name="normalise_statistics")
         self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
@@ -174,8 +223,10 @@ class _EncoderHead:
                           if keep_flag else None)
 
     def __call__(self, features):
-        x = self.concatenate([statistics(features[layer])
-                              for layer, statistics in self.statistics.items()])
+        x = self.concatenate(
+            [statistics(features[layer]) for layer, statistics in self.statistics.items()]
+            + [covariance(features[layer])
+               for layer, covariance in self.covariances.items()])
         code = self.code(self.hidden(self.normalise(x)))
         return code if self.keep_flag is None else self.keep_flag(code)
 
@@ -196,7 +247,7 @@ class StyleEncoder:
 
 
 def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
-                        name="style_encoder", keep_flag=False):
+                        name="style_encoder", keep_flag=False, covariance_rank=0):
     """Style encoder E: images -> codes, as a StyleEncoder (model and head).
 
     Statistics of frozen VGG features -> a two-layer MLP, so any image (a painting
@@ -216,9 +267,12 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
       mlp_width: hidden width of the MLP.
       keep_flag: the codes' last coordinate is the keep flag, 0 for every image
         (module docstring).
+      covariance_rank: > 0 also reads each layer's ProjectedCovariance of this rank
+        (cross-channel statistics); 0 reads channel statistics only.
     """
     vgg_layers = tuple(sorted(feature_extractor.output))
-    head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width, keep_flag)
+    head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width, keep_flag,
+                               covariance_rank)
     images = keras.Input((None, None, 3), name="style_image")
     model = keras.Model(images, head_layers(feature_extractor(images)), name=name)
     features = {layer: keras.Input((None, None, output.shape[-1]), name=layer)
@@ -237,4 +291,6 @@ def encoder_from_config(model_config, vgg_config):
         fallback_to_random=vgg_config.fallback_to_random, seed=vgg_config.seed)
     return build_style_encoder(features, model_config.code_dim,
                                model_config.encoder_mlp_width,
-                               keep_flag=model_config.get("keep_flag", False))
+                               keep_flag=model_config.get("keep_flag", False),
+                               covariance_rank=model_config.get(
+                                   "encoder_covariance_rank", 0))

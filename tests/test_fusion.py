@@ -369,6 +369,64 @@ def test_train_step_reads_encoder_features_from_the_loss_pass_with_the_same_resu
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def two_channel_features(correlated):
+    """[1, 8, 8, 2] features whose two channels have the same values (so the same
+    mean and std), at the same pixels (correlated) or shuffled over space."""
+    values = np.random.RandomState(0).gamma(2.0, 3.0, size=64).astype(np.float32)
+    second = values if correlated else np.random.RandomState(1).permutation(values)
+    return np.stack([values, second], -1).reshape(1, 8, 8, 2)
+
+
+def test_projected_covariance_reads_co_occurrence_channel_statistics_cannot_see():
+    correlated, shuffled = two_channel_features(True), two_channel_features(False)
+    statistics = style_lib.ChannelStatistics()
+    np.testing.assert_allclose(statistics(correlated), statistics(shuffled), rtol=1e-6)
+    covariance = style_lib.ProjectedCovariance(2)
+    covariance.build(correlated.shape)
+    covariance.projection.assign(np.eye(2, dtype=np.float32))
+    for features in (correlated, shuffled):
+        flat = features.reshape(-1, 2).astype(np.float64)
+        expected = np.cov(flat.T, bias=True)[[0, 0, 1], [0, 1, 1]]
+        np.testing.assert_allclose(covariance(features)[0],
+                                   np.sign(expected) * np.log1p(np.abs(expected)),
+                                   rtol=1e-4)
+    # Same diagonal, off-diagonal apart: the correlated pair's covariance is its
+    # variance, the shuffled pair's near 0.
+    correlated_upper, shuffled_upper = (np.asarray(covariance(f))[0]
+                                        for f in (correlated, shuffled))
+    np.testing.assert_allclose(correlated_upper[[0, 2]], shuffled_upper[[0, 2]], rtol=1e-5)
+    assert correlated_upper[1] > shuffled_upper[1] + 1.0
+    # Like the channel statistics, it does not depend on the image size.
+    tiled = np.tile(correlated, (1, 3, 2, 1))
+    np.testing.assert_allclose(covariance(tiled), covariance(correlated), rtol=1e-5)
+
+
+def test_projected_covariance_refuses_a_rank_below_one():
+    with pytest.raises(ValueError, match="rank >= 1, got 0"):
+        style_lib.ProjectedCovariance(0)
+
+
+def test_encoder_with_covariances_saves_loads_and_trains_its_projection(tmp_path):
+    config = encoder_run_config(identity_prob=0.0, encoder_prob=1.0)
+    config.model.encoder_covariance_rank = 3
+    tf.keras.utils.set_random_seed(0)
+    models, metrics, before = run_one_step(config)
+    encoder = models.encoder
+    projections = [layer.projection for layer in encoder.layers
+                   if isinstance(layer, style_lib.ProjectedCovariance)]
+    assert len(projections) == len(config.model.encoder_layers)
+    names = [v.path for v in encoder.trainable_variables]
+    for projection in projections:
+        start = before[names.index(projection.path)]
+        assert np.abs(np.asarray(projection) - start).max() > 0
+    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    loaded = tf.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+    assert metrics["loss/G/encoder"] > 0
+
+
 def test_mix_with_neighbour_blends_codes_and_targets_alike():
     from training import step as step_lib
     values = tf.constant([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])

@@ -204,6 +204,7 @@ CHECKS = {
     "model.encoder": ANY_BOOL,
     "model.encoder_layers": LAYERS,
     "model.encoder_mlp_width": at_least(1),
+    "model.encoder_covariance_rank": at_least(0),
     "model.keep_flag": Check(
         lambda value, config: not value or (config.model.encoder
                                             and config.model.code_dim >= 2),

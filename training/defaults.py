@@ -80,6 +80,10 @@ def _model():
     model.encoder = False
     model.encoder_layers = ("block1_conv1", "block2_conv1", "block3_conv1")
     model.encoder_mlp_width = 128
+    # > 0: the encoder also reads, per layer, the covariance of a learned projection
+    # of the channels to this many (models/style.py ProjectedCovariance), which
+    # channel statistics alone cannot see.
+    model.encoder_covariance_rank = 0
     # The code's last coordinate is a keep flag: 0 for every style code (bank and
     # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
     # follows the strength instead of guessing from the image (models/style.py).
