@@ -159,8 +159,8 @@ class ProjectedCovariance(layers.Layer):
     projection of the C channels to r, its upper triangle in signed log1p.
 
     Channel means and stds cannot tell two styles apart whose channels have the same
-    statistics but fire together differently (a grey ground with pink and blue planes
-    against a blue-lilac field); the Gram distance styles are judged by measures
+    statistics but fire together differently (the same colours in separate flat planes
+    or mixed in every stroke); the Gram distance styles are judged by measures
     exactly that co-occurrence. The full C x C covariance is too large an input (32k
     numbers at block3), so a learned projection picks r directions whose covariance
     the encoder reads (compact bilinear pooling). Centred, because the means are

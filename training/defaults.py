@@ -82,7 +82,8 @@ def _model():
     model.encoder_mlp_width = 128
     # > 0: the encoder also reads, per layer, the covariance of a learned projection
     # of the channels to this many (models/style.py ProjectedCovariance), which
-    # channel statistics alone cannot see.
+    # channel statistics alone cannot see. Off: at 16 it painted the held-out
+    # paintings further from their style (README "Arbitrary style").
     model.encoder_covariance_rank = 0
     # The code's last coordinate is a keep flag: 0 for every style code (bank and
     # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
