@@ -112,22 +112,27 @@ def style_elements(stream, count):
             for element in stream.take(count)]
 
 
+def seeded_replacements(replace, real, count):
+    """The first `count` elements of replace(real, start_index) for a stream that
+    replaces some elements, after checking that it replaces some but not all, gives
+    the same elements again, and resumed at element 5 continues exactly."""
+    first = style_elements(replace(real, 0), count)
+    again = style_elements(replace(real, 0), count)
+    resumed = style_elements(replace(real.skip(5), 5), count - 5)
+    assert 0 < [style_id for _, style_id in first].count(-1) < count
+    for (image, style_id), (image_other, id_other) in zip(first + first[5:],
+                                                          again + resumed):
+        np.testing.assert_array_equal(image, image_other)
+        assert style_id == id_other
+    return first
+
+
 def test_the_mixed_stream_is_seeded_and_resumes_exactly():
     real = tf.data.Dataset.counter().map(lambda index: {
         "style": tf.fill([16, 16, 3], tf.cast(index, tf.float32) / 100.0),
         "style_id": tf.cast(index % 3, tf.int32)})
-    first = style_elements(procedural.mix_in(real, 0.5, 16, COLOURS, seed=1), 12)
-    again = style_elements(procedural.mix_in(real, 0.5, 16, COLOURS, seed=1), 12)
-    resumed = style_elements(procedural.mix_in(real.skip(5), 0.5, 16, COLOURS, seed=1,
-                                               start_index=5), 7)
-    ids = [style_id for _, style_id in first]
-    assert 0 < ids.count(-1) < 12
-    for (image, style_id), (image_again, id_again) in zip(first, again):
-        np.testing.assert_array_equal(image, image_again)
-        assert style_id == id_again
-    for (image, style_id), (image_resumed, id_resumed) in zip(first[5:], resumed):
-        np.testing.assert_array_equal(image, image_resumed)
-        assert style_id == id_resumed
+    seeded_replacements(lambda styles, start: procedural.mix_in(
+        styles, 0.5, 16, COLOURS, seed=1, start_index=start), real, 12)
 
 
 def colour_blocks(index):
@@ -142,17 +147,8 @@ def colour_blocks(index):
 def test_recoloured_styles_keep_the_layout_in_other_colours_seeded_and_resumable():
     real = tf.data.Dataset.counter().map(lambda index: {
         "style": colour_blocks(index), "style_id": tf.cast(index % 3, tf.int32)})
-    first = style_elements(procedural.recolour_in(real, 0.5, seed=1), 16)
-    again = style_elements(procedural.recolour_in(real, 0.5, seed=1), 16)
-    resumed = style_elements(procedural.recolour_in(real.skip(5), 0.5, seed=1,
-                                                    start_index=5), 11)
-    assert 0 < [style_id for _, style_id in first].count(-1) < 16
-    for (image, style_id), (image_again, id_again) in zip(first, again):
-        np.testing.assert_array_equal(image, image_again)
-        assert style_id == id_again
-    for (image, style_id), (image_resumed, id_resumed) in zip(first[5:], resumed):
-        np.testing.assert_array_equal(image, image_resumed)
-        assert style_id == id_resumed
+    first = seeded_replacements(lambda styles, start: procedural.recolour_in(
+        styles, 0.5, seed=1, start_index=start), real, 16)
     for index, (image, style_id) in enumerate(first):
         original = colour_blocks(index).numpy()
         if style_id != -1:
