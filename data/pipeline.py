@@ -30,8 +30,8 @@ from data import tfrecords as tfrecords_lib  # make_dataset's argument is `tfrec
 def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
                  content_resize=None, style_resize=None, cache_styles=True,
                  start_index=0, tfrecords=None, input_context=None, content_cache_mb=0,
-                 exclude=(), procedural_prob=0.0, style_zoom=(1.0, 1.0),
-                 zoom_single_paintings=True):
+                 exclude=(), procedural_prob=0.0, recolour_prob=0.0,
+                 style_zoom=(1.0, 1.0), zoom_single_paintings=True):
     """Infinite batches of {"content", "style", "style_id"} for training.
 
     Args:
@@ -62,6 +62,8 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
         split, data/split.py).
       procedural_prob: the share of style elements replaced by a procedural style
         (data/procedural.py), with style_id -1.
+      recolour_prob: the share of style elements recoloured, with style_id -1
+        (data/procedural.py recolour_in), before procedural styles replace some.
       style_zoom: (low, high) range of the style crop's side in units of image_size,
         resized to image_size (augmentation at several scales); (1, 1) = plain crops.
       zoom_single_paintings: False = styles of one image get plain crops, only the
@@ -91,6 +93,9 @@ def make_dataset(content_dir, style_dir, image_size, global_batch_size, seed,
     styles = style_stream(files_per_style, image_size, style_resize, seed, cache_styles,
                           start_index, keep=keep, zoom=tuple(style_zoom),
                           zoom_single_paintings=zoom_single_paintings)
+    if recolour_prob > 0:
+        styles = procedural.recolour_in(styles, recolour_prob, seed, start_index,
+                                        keep=keep)
     if procedural_prob > 0:
         styles = procedural.mix_in(styles, procedural_prob, image_size,
                                    procedural.colour_pool(files_per_style, seed), seed,
@@ -157,8 +162,8 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
 
     Fields: content_dir, style_dir, tfrecords (a prefix; if set, the folders are not
     used), image_size, content_resize and style_resize (0 means image_size),
-    cache_styles, cache_contents_mb, exclude, procedural_prob, style_zoom_min,
-    style_zoom_max and zoom_single_paintings.
+    cache_styles, cache_contents_mb, exclude, procedural_prob, recolour_prob,
+    style_zoom_min, style_zoom_max and zoom_single_paintings.
     """
     return make_dataset(
         data_config.content_dir, data_config.style_dir, data_config.image_size,
@@ -170,6 +175,7 @@ def make_dataset_from_config(data_config, global_batch_size, seed, start_index=0
         content_cache_mb=data_config.get("cache_contents_mb", 0),
         exclude=excluded(data_config),
         procedural_prob=data_config.get("procedural_prob", 0.0),
+        recolour_prob=data_config.get("recolour_prob", 0.0),
         style_zoom=(data_config.get("style_zoom_min", 1.0),
                     data_config.get("style_zoom_max", 1.0)),
         zoom_single_paintings=data_config.get("zoom_single_paintings", True))

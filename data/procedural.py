@@ -17,7 +17,9 @@ Each style draws its parameters at random:
 
 In the training stream (data/pipeline.py) a procedural style replaces the real style
 of an element with probability data.procedural_prob, with style_id -1: it has no bank
-code, the step paints it from the encoder's code (training/step.py).
+code, the step paints it from the encoder's code (training/step.py). Before that, with
+probability data.recolour_prob, a real painting's crop is recoloured (recolour_in)
+and becomes such a style too.
 """
 import cv2
 import numpy as np
@@ -25,7 +27,9 @@ import tensorflow as tf
 
 from data import images, samples, seeds
 
-PROCEDURAL_STREAM = 20  # a data/seeds.py stream id no other stream uses
+# data/seeds.py stream ids no other stream uses.
+PROCEDURAL_STREAM = 20
+RECOLOUR_STREAM = 21
 # Pixels sampled per style image for the palettes (about 4k colours in all).
 COLOURS_PER_IMAGE = 48
 
@@ -127,26 +131,57 @@ def mix_in(styles, probability, image_size, colours, seed, start_index=0, keep=N
     Element i's choice and drawing depend on (seed, i) only, so a resumed stream
     continues exactly; keep is the style stream's predicate on example indexes.
     """
-    indexes = tf.data.Dataset.counter(start_index)
-    if keep is not None:
-        indexes = indexes.filter(keep)
     colours = np.asarray(colours, np.uint8)
 
     def render(seed_pair):
         return draw_style([int(value) & (2 ** 63 - 1) for value in seed_pair], image_size,
                           colours)
 
+    def procedural(element, element_seed):
+        image = tf.numpy_function(render, [element_seed], tf.uint8)
+        image = tf.reshape(image, [image_size, image_size, 3])
+        return {"style": tf.cast(image, tf.float32) / 255.0,
+                "style_id": tf.constant(-1, tf.int32)}
+
+    return replace_some(styles, probability, procedural, seed, PROCEDURAL_STREAM,
+                        start_index, keep)
+
+
+def recolour_in(styles, probability, seed, start_index=0, keep=None):
+    """The style stream with each element, with `probability`, recoloured: its hue
+    turned by up to half a turn and its saturation scaled by 0.5-1.5, with
+    style_id -1. A real painting's strokes and colour layout in colours it never
+    had: a style of its own, painted from the encoder's code, so the encoder learns
+    to read colour combinations beyond the run's paintings. Seeded and resumable as
+    mix_in."""
+
+    def recoloured(element, element_seed):
+        hue_seed, saturation_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, 2))
+        image = tf.image.stateless_random_hue(element["style"], 0.5, hue_seed)
+        image = tf.image.stateless_random_saturation(image, 0.5, 1.5, saturation_seed)
+        return {"style": tf.clip_by_value(image, 0.0, 1.0),
+                "style_id": tf.constant(-1, tf.int32)}
+
+    return replace_some(styles, probability, recoloured, seed, RECOLOUR_STREAM,
+                        start_index, keep)
+
+
+def replace_some(styles, probability, replacement, seed, stream, start_index=0,
+                 keep=None):
+    """The style stream with element i replaced by replacement(element, seed_i) when
+    a draw from seed_i falls below `probability`; seed_i depends on (seed, stream, i)
+    only, so a resumed stream continues exactly. keep is the style stream's predicate
+    on example indexes."""
+    indexes = tf.data.Dataset.counter(start_index)
+    if keep is not None:
+        indexes = indexes.filter(keep)
+
     def maybe_replace(index, element):
-        element_seed = seeds.element_seed(seed, PROCEDURAL_STREAM, index)
+        element_seed = seeds.element_seed(seed, stream, index)
         chosen = tf.random.stateless_uniform([], element_seed) < probability
-
-        def procedural():
-            image = tf.numpy_function(render, [element_seed], tf.uint8)
-            image = tf.reshape(image, [image_size, image_size, 3])
-            return {"style": tf.cast(image, tf.float32) / 255.0,
-                    "style_id": tf.constant(-1, tf.int32)}
-
-        return tf.cond(chosen, procedural, lambda: element)
+        return tf.cond(chosen, lambda: replacement(element, element_seed),
+                       lambda: element)
 
     return tf.data.Dataset.zip(indexes, styles).map(
         maybe_replace, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

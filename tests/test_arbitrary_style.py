@@ -112,22 +112,56 @@ def style_elements(stream, count):
             for element in stream.take(count)]
 
 
+def seeded_replacements(replace, real, count):
+    """The first `count` elements of replace(real, start_index) for a stream that
+    replaces some elements, after checking that it replaces some but not all, gives
+    the same elements again, and resumed at element 5 continues exactly."""
+    first = style_elements(replace(real, 0), count)
+    again = style_elements(replace(real, 0), count)
+    resumed = style_elements(replace(real.skip(5), 5), count - 5)
+    assert 0 < [style_id for _, style_id in first].count(-1) < count
+    for (image, style_id), (image_other, id_other) in zip(first + first[5:],
+                                                          again + resumed):
+        np.testing.assert_array_equal(image, image_other)
+        assert style_id == id_other
+    return first
+
+
 def test_the_mixed_stream_is_seeded_and_resumes_exactly():
     real = tf.data.Dataset.counter().map(lambda index: {
         "style": tf.fill([16, 16, 3], tf.cast(index, tf.float32) / 100.0),
         "style_id": tf.cast(index % 3, tf.int32)})
-    first = style_elements(procedural.mix_in(real, 0.5, 16, COLOURS, seed=1), 12)
-    again = style_elements(procedural.mix_in(real, 0.5, 16, COLOURS, seed=1), 12)
-    resumed = style_elements(procedural.mix_in(real.skip(5), 0.5, 16, COLOURS, seed=1,
-                                               start_index=5), 7)
-    ids = [style_id for _, style_id in first]
-    assert 0 < ids.count(-1) < 12
-    for (image, style_id), (image_again, id_again) in zip(first, again):
-        np.testing.assert_array_equal(image, image_again)
-        assert style_id == id_again
-    for (image, style_id), (image_resumed, id_resumed) in zip(first[5:], resumed):
-        np.testing.assert_array_equal(image, image_resumed)
-        assert style_id == id_resumed
+    seeded_replacements(lambda styles, start: procedural.mix_in(
+        styles, 0.5, 16, COLOURS, seed=1, start_index=start), real, 12)
+
+
+def colour_blocks(index):
+    """A 16 x 16 style of four coloured quadrants, brighter with the index."""
+    colours = tf.constant([[0.8, 0.2, 0.1], [0.1, 0.6, 0.3], [0.2, 0.3, 0.9],
+                           [0.7, 0.7, 0.2]]) * (0.5 + tf.cast(index % 5, tf.float32) / 10)
+    quadrants = tf.reshape(colours, [2, 2, 1, 1, 3])
+    return tf.reshape(tf.transpose(tf.tile(quadrants, [1, 1, 8, 8, 1]), [0, 2, 1, 3, 4]),
+                      [16, 16, 3])
+
+
+def test_recoloured_styles_keep_the_layout_in_other_colours_seeded_and_resumable():
+    real = tf.data.Dataset.counter().map(lambda index: {
+        "style": colour_blocks(index), "style_id": tf.cast(index % 3, tf.int32)})
+    first = seeded_replacements(lambda styles, start: procedural.recolour_in(
+        styles, 0.5, seed=1, start_index=start), real, 16)
+    for index, (image, style_id) in enumerate(first):
+        original = colour_blocks(index).numpy()
+        if style_id != -1:
+            np.testing.assert_array_equal(image, original)
+            continue
+        assert image.shape == original.shape and 0 <= image.min() <= image.max() <= 1
+        assert np.abs(image - original).max() > 0.05  # new colours
+        # The same layout: each quadrant stays one flat colour.
+        for rows in (slice(0, 8), slice(8, 16)):
+            for columns in (slice(0, 8), slice(8, 16)):
+                block = image[rows, columns].reshape(-1, 3)
+                np.testing.assert_allclose(block, block[:1].repeat(len(block), 0),
+                                           atol=1e-6)
 
 
 def test_zoomed_crops_have_the_crop_size_and_a_zoom_in_enlarges_the_texture():
@@ -273,6 +307,8 @@ def test_a_photo_given_as_a_style_is_an_arbitrary_style_example():
     ("loss.photo_style_prob", 0.5, "unless loss.end_to_end is on"),
     ("data.procedural_prob", 0.5, "unless loss.end_to_end is on"),
     ("data.procedural_prob", 1.5, "a probability in [0, 1]"),
+    ("data.recolour_prob", 0.5, "unless loss.end_to_end is on"),
+    ("data.recolour_prob", -0.1, "a probability in [0, 1]"),
     ("data.style_zoom_min", 0.0, "a zoom in (0, 4]"),
     ("data.style_zoom_max", 0.5, "a zoom in [data.style_zoom_min"),
     ("data.zoom_single_paintings", 1, "expected bool"),
@@ -322,13 +358,14 @@ def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
 @pytest.mark.slow
 def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
     """3 steps of the quickstart :test run with the end-to-end objective, procedural
-    styles, photos as styles and zoomed crops; then evaluate.py's encoder methods on
+    and recoloured styles, photos as styles and zoomed crops; then evaluate.py's encoder methods on
     loose style images that no bank names."""
     from evaluation import evaluator
     from training import loop, summaries
     config = arbitrary_config(photo_style_prob=0.5, identity_prob=0.25)
     config.train.pretrain_steps = 1
     config.data.procedural_prob = 0.5
+    config.data.recolour_prob = 0.5
     config.data.style_zoom_min, config.data.style_zoom_max = 0.6, 1.0
     workdir = str(tmp_path / "run")
     loop.train_and_evaluate(config, workdir)

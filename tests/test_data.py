@@ -221,6 +221,19 @@ def test_make_dataset_batches_have_the_expected_shapes_types_and_ranges(folders,
         assert set(batch["style_id"]) <= {0, 1, 2}
 
 
+def test_recolour_prob_makes_style_crops_arbitrary_styles_of_other_colours(folders):
+    def first_styles(recolour_prob):
+        dataset, _ = pipeline.make_dataset(*folders, image_size=16, global_batch_size=4,
+                                           seed=0, recolour_prob=recolour_prob)
+        return first_batches(dataset, 2)
+
+    for plain, recoloured in zip(first_styles(0.0), first_styles(1.0)):
+        assert set(plain["style_id"]) <= {0, 1, 2}
+        assert set(recoloured["style_id"]) == {-1}
+        np.testing.assert_array_equal(plain["content"], recoloured["content"])
+        assert not np.allclose(plain["style"], recoloured["style"])
+
+
 def test_same_seed_gives_the_same_stream_and_another_seed_a_different_one(folders):
     def batches(seed):
         dataset, _ = pipeline.make_dataset(*folders, image_size=16, global_batch_size=4,

@@ -184,6 +184,10 @@ CHECKS = {
         lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
         "a probability in [0, 1], and 0 unless loss.end_to_end is on (a procedural "
         "style has no bank code)"),
+    "data.recolour_prob": Check(
+        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
+        "a probability in [0, 1], and 0 unless loss.end_to_end is on (a recoloured "
+        "style has no bank code)"),
     "data.style_zoom_min": Check(lambda value, config: 0 < value <= 4,
                                  "a zoom in (0, 4] such as 0.6"),
     "data.style_zoom_max": Check(

@@ -50,6 +50,10 @@ def _data():
     # random stroke family, scale, direction, density, a palette of the paintings'
     # colours), painted from the encoder's code. 0 = off.
     data.procedural_prob = 0.0
+    # The share of real style crops recoloured (hue turned, saturation scaled) into
+    # styles of their own, painted from the encoder's code (data/procedural.py
+    # recolour_in). 0 = off.
+    data.recolour_prob = 0.0
     # Style crops of side image_size * zoom, zoom uniform in [min, max] (capped at
     # the resized image's short side), resized to image_size: the paintings at
     # several scales. 1, 1 = plain crops (flips are always on).
