@@ -406,6 +406,14 @@ def test_projected_covariance_refuses_a_rank_below_one():
         style_lib.ProjectedCovariance(0)
 
 
+def assert_saved_encoder_gives_the_same_codes(encoder, folder):
+    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    path = str(folder / "encoder.keras")
+    encoder.save(path)
+    loaded = tf.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+
+
 def test_encoder_with_covariances_saves_loads_and_trains_its_projection(tmp_path):
     config = encoder_run_config(identity_prob=0.0, encoder_prob=1.0)
     config.model.encoder_covariance_rank = 3
@@ -419,11 +427,7 @@ def test_encoder_with_covariances_saves_loads_and_trains_its_projection(tmp_path
     for projection in projections:
         start = before[names.index(projection.path)]
         assert np.abs(np.asarray(projection) - start).max() > 0
-    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    path = str(tmp_path / "encoder.keras")
-    encoder.save(path)
-    loaded = tf.keras.models.load_model(path)
-    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+    assert_saved_encoder_gives_the_same_codes(encoder, tmp_path)
     assert metrics["loss/G/encoder"] > 0
 
 
@@ -458,11 +462,7 @@ def test_encoder_normalisations_train_save_and_load(normalisation, tmp_path):
     moved = [np.abs(np.asarray(v) - start).max() > 0
              for v, start in zip(encoder.trainable_variables, before)]
     assert all(moved)
-    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    path = str(tmp_path / "encoder.keras")
-    encoder.save(path)
-    loaded = tf.keras.models.load_model(path)
-    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+    assert_saved_encoder_gives_the_same_codes(encoder, tmp_path)
     assert metrics["loss/G/encoder"] > 0
 
 
