@@ -198,6 +198,34 @@ class ProjectedCovariance(layers.Layer):
         return {**super().get_config(), "rank": self.rank}
 
 
+@keras.saving.register_keras_serializable(package="stylefusion")
+class StandardiseKeepingMoments(layers.Layer):
+    """Vectors [B, N] -> [B, N + 2]: each standardised over its N entries, followed by
+    the mean and std it was standardised by.
+
+    Standardising an image's statistics vector (layer normalisation) keeps the MLP's
+    inputs at unit scale, but it also removes the vector's overall level and spread:
+    two images whose log-statistics differ by a common shift and scale (a uniformly
+    stronger or higher-contrast response across channels) become the same input.
+    Passing the two moments on keeps that difference readable. Computed in float32.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, vectors):
+        mean, variance = ops.moments(vectors, axes=[-1], keepdims=True)
+        std = ops.sqrt(variance + 1e-5)
+        return ops.concatenate([(vectors - mean) / std, mean, std], axis=-1)
+
+    def compute_output_shape(self, vectors_shape):
+        return (vectors_shape[0], vectors_shape[-1] + 2)
+
+
+NORMALISATIONS = ("layer", "layer_and_moments", "none")
+
+
 class _EncoderHead:
     """The style encoder's layers after VGG: per-layer statistics -> MLP -> code.
 
@@ -206,14 +234,22 @@ class _EncoderHead:
     """
 
     def __init__(self, vgg_layers, code_dim, mlp_width, keep_flag=False,
-                 covariance_rank=0):
+                 covariance_rank=0, normalisation="layer"):
         self.statistics = {layer: ChannelStatistics(name=f"statistics_{layer}")
                            for layer in vgg_layers}
         self.covariances = {
             layer: ProjectedCovariance(covariance_rank, name=f"covariance_{layer}")
             for layer in vgg_layers} if covariance_rank else {}
         self.concatenate = layers.Concatenate(name="statistics")
-        self.normalise = layers.LayerNormalization(name="normalise_statistics")
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"Unknown encoder normalisation {normalisation!r}; "
+                             f"expected one of {NORMALISATIONS}.")
+        self.normalise = {
+            "layer": lambda: layers.LayerNormalization(name="normalise_statistics"),
+            "layer_and_moments": lambda: StandardiseKeepingMoments(
+                name="normalise_statistics"),
+            "none": lambda: layers.Identity(name="normalise_statistics"),
+        }[normalisation]()
         self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
                                    name="encoder_hidden")
         # Codes are float32 under any precision policy, as the bank's are: they are
@@ -247,7 +283,8 @@ class StyleEncoder:
 
 
 def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
-                        name="style_encoder", keep_flag=False, covariance_rank=0):
+                        name="style_encoder", keep_flag=False, covariance_rank=0,
+                        normalisation="layer"):
     """Style encoder E: images -> codes, as a StyleEncoder (model and head).
 
     Statistics of frozen VGG features -> a two-layer MLP, so any image (a painting
@@ -269,10 +306,13 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
         (module docstring).
       covariance_rank: > 0 also reads each layer's ProjectedCovariance of this rank
         (cross-channel statistics); 0 reads channel statistics only.
+      normalisation: "layer" standardises the statistics vector of each image;
+        "layer_and_moments" also passes on the mean and std it removes
+        (StandardiseKeepingMoments); "none" gives the MLP the raw log-statistics.
     """
     vgg_layers = tuple(sorted(feature_extractor.output))
     head_layers = _EncoderHead(vgg_layers, code_dim, mlp_width, keep_flag,
-                               covariance_rank)
+                               covariance_rank, normalisation)
     images = keras.Input((None, None, 3), name="style_image")
     model = keras.Model(images, head_layers(feature_extractor(images)), name=name)
     features = {layer: keras.Input((None, None, output.shape[-1]), name=layer)
@@ -293,4 +333,6 @@ def encoder_from_config(model_config, vgg_config):
                                model_config.encoder_mlp_width,
                                keep_flag=model_config.get("keep_flag", False),
                                covariance_rank=model_config.get(
-                                   "encoder_covariance_rank", 0))
+                                   "encoder_covariance_rank", 0),
+                               normalisation=model_config.get(
+                                   "encoder_normalisation", "layer"))

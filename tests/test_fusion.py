@@ -406,6 +406,14 @@ def test_projected_covariance_refuses_a_rank_below_one():
         style_lib.ProjectedCovariance(0)
 
 
+def assert_saved_encoder_gives_the_same_codes(encoder, folder):
+    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    path = str(folder / "encoder.keras")
+    encoder.save(path)
+    loaded = tf.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+
+
 def test_encoder_with_covariances_saves_loads_and_trains_its_projection(tmp_path):
     config = encoder_run_config(identity_prob=0.0, encoder_prob=1.0)
     config.model.encoder_covariance_rank = 3
@@ -419,12 +427,50 @@ def test_encoder_with_covariances_saves_loads_and_trains_its_projection(tmp_path
     for projection in projections:
         start = before[names.index(projection.path)]
         assert np.abs(np.asarray(projection) - start).max() > 0
-    images = np.random.RandomState(2).uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    path = str(tmp_path / "encoder.keras")
-    encoder.save(path)
-    loaded = tf.keras.models.load_model(path)
-    np.testing.assert_allclose(loaded(images), encoder(images), rtol=1e-5, atol=1e-6)
+    assert_saved_encoder_gives_the_same_codes(encoder, tmp_path)
     assert metrics["loss/G/encoder"] > 0
+
+
+def test_standardising_with_moments_keeps_what_layer_normalisation_removes():
+    rng = np.random.RandomState(0)
+    vector = rng.uniform(0, 6, size=(1, 40)).astype(np.float32)
+    stronger = 1.5 * vector + 0.5  # the same pattern, higher level and spread
+    layer_norm = tf.keras.layers.LayerNormalization()
+    np.testing.assert_allclose(layer_norm(vector), layer_norm(stronger), atol=1e-3)
+    standardise = style_lib.StandardiseKeepingMoments()
+    for v in (vector, stronger):
+        out = np.asarray(standardise(v))[0]
+        assert out.shape == (42,)
+        np.testing.assert_allclose(out[:40], (v[0] - v.mean()) / v.std(), atol=1e-3)
+        np.testing.assert_allclose(out[40:], [v.mean(), v.std()], rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(standardise(stronger))[0, 40:],
+                               [1.5 * vector.mean() + 0.5, 1.5 * vector.std()],
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize("normalisation", ["layer_and_moments", "none"])
+def test_encoder_normalisations_train_save_and_load(normalisation, tmp_path):
+    config = encoder_run_config(identity_prob=0.0, encoder_prob=1.0)
+    config.model.encoder_normalisation = normalisation
+    tf.keras.utils.set_random_seed(0)
+    models, metrics, before = run_one_step(config)
+    encoder = models.encoder
+    normalise = encoder.get_layer("normalise_statistics")
+    expected = {"layer_and_moments": style_lib.StandardiseKeepingMoments,
+                "none": tf.keras.layers.Identity}[normalisation]
+    assert isinstance(normalise, expected)
+    moved = [np.abs(np.asarray(v) - start).max() > 0
+             for v, start in zip(encoder.trainable_variables, before)]
+    assert all(moved)
+    assert_saved_encoder_gives_the_same_codes(encoder, tmp_path)
+    assert metrics["loss/G/encoder"] > 0
+
+
+def test_unknown_encoder_normalisation_is_refused():
+    from models import vgg as vgg_lib
+    features = vgg_lib.build_feature_extractor(("block1_conv1",), weights="random")
+    with pytest.raises(ValueError, match="Unknown encoder normalisation 'batch'"):
+        style_lib.build_style_encoder(features, 8, normalisation="batch")
 
 
 def test_mix_with_neighbour_blends_codes_and_targets_alike():

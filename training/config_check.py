@@ -19,7 +19,7 @@ from absl import logging
 
 from data import split
 from losses import adversarial
-from models import discriminator, generator, precision, vgg
+from models import discriminator, generator, precision, style, vgg
 from training import defaults, strategy
 
 
@@ -209,6 +209,7 @@ CHECKS = {
     "model.encoder_layers": LAYERS,
     "model.encoder_mlp_width": at_least(1),
     "model.encoder_covariance_rank": at_least(0),
+    "model.encoder_normalisation": choice(style.NORMALISATIONS),
     "model.keep_flag": Check(
         lambda value, config: not value or (config.model.encoder
                                             and config.model.code_dim >= 2),

@@ -89,6 +89,10 @@ def _model():
     # channel statistics alone cannot see. Off: at 16 it painted the held-out
     # paintings further from their style (README "Arbitrary style").
     model.encoder_covariance_rank = 0
+    # "layer" standardises each image's statistics vector; "layer_and_moments" also
+    # gives the encoder the vector's mean and std that standardising removes
+    # (models/style.py StandardiseKeepingMoments).
+    model.encoder_normalisation = "layer"
     # The code's last coordinate is a keep flag: 0 for every style code (bank and
     # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
     # follows the strength instead of guessing from the image (models/style.py).
