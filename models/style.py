@@ -291,11 +291,12 @@ def build_style_encoder(feature_extractor, code_dim, mlp_width=128,
     never trained on, or the content photo itself, for `strength`) gets a code in the
     bank's space. Training pulls E(style image) toward the bank code of its style.
 
-    The statistics are layer-normalised and the hidden layer is leaky: every image's
-    log-statistics share a large positive part (about 3 of 0-6 per feature), so with
-    ReLU on the raw vector one Adam step at 1e-3 moves every hidden unit's input the
-    same way for every image, the units die within a few steps and every image gets
-    the same code.
+    The hidden layer is leaky: every image's log-statistics share a large positive
+    part (about 3 of 0-6 per feature), so with ReLU on the raw vector one Adam step at
+    1e-3 moves every hidden unit's input the same way for every image, the units die
+    within a few steps and every image gets the same code. By default the statistics
+    are also layer-normalised, which removes that shared part but also each image's
+    overall level and spread (`normalisation`).
 
     Args:
       feature_extractor: a frozen models.vgg feature model (dict of layer outputs);
