@@ -223,7 +223,11 @@ class StandardiseKeepingMoments(layers.Layer):
         return (vectors_shape[0], vectors_shape[-1] + 2)
 
 
-NORMALISATIONS = ("layer", "layer_and_moments", "none")
+# How the encoder's statistics vector is normalised before its MLP.
+_NORMALISERS = {"layer": layers.LayerNormalization,
+                "layer_and_moments": StandardiseKeepingMoments,
+                "none": layers.Identity}
+NORMALISATIONS = tuple(_NORMALISERS)
 
 
 class _EncoderHead:
@@ -244,12 +248,7 @@ class _EncoderHead:
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"Unknown encoder normalisation {normalisation!r}; "
                              f"expected one of {NORMALISATIONS}.")
-        self.normalise = {
-            "layer": lambda: layers.LayerNormalization(name="normalise_statistics"),
-            "layer_and_moments": lambda: StandardiseKeepingMoments(
-                name="normalise_statistics"),
-            "none": lambda: layers.Identity(name="normalise_statistics"),
-        }[normalisation]()
+        self.normalise = _NORMALISERS[normalisation](name="normalise_statistics")
         self.hidden = layers.Dense(mlp_width, activation="leaky_relu",
                                    name="encoder_hidden")
         # Codes are float32 under any precision policy, as the bank's are: they are
