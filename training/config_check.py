@@ -110,6 +110,15 @@ def choice(options):
                  "one of " + ", ".join(map(repr, options)))
 
 
+def share_without_bank_codes(kind):
+    """A probability of style examples that have no bank code (`kind` styles), which
+    only the end-to-end objective can train on."""
+    return Check(
+        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
+        f"a probability in [0, 1], and 0 unless loss.end_to_end is on (a {kind} "
+        "style has no bank code)")
+
+
 def in_range(low, high, high_included, what):
     """low <= value < high (or <= high)."""
     return Check(lambda value, config: low <= value and (
@@ -180,14 +189,8 @@ CHECKS = {
     "data.style_resize": RESIZE,
     "data.cache_styles": ANY_BOOL,
     "data.cache_contents_mb": at_least(0),
-    "data.procedural_prob": Check(
-        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
-        "a probability in [0, 1], and 0 unless loss.end_to_end is on (a procedural "
-        "style has no bank code)"),
-    "data.recolour_prob": Check(
-        lambda value, config: 0 <= value <= 1 and (value == 0 or config.loss.end_to_end),
-        "a probability in [0, 1], and 0 unless loss.end_to_end is on (a recoloured "
-        "style has no bank code)"),
+    "data.procedural_prob": share_without_bank_codes("procedural"),
+    "data.recolour_prob": share_without_bank_codes("recoloured"),
     "data.style_zoom_min": Check(lambda value, config: 0 < value <= 4,
                                  "a zoom in (0, 4] such as 0.6"),
     "data.style_zoom_max": Check(
