@@ -151,8 +151,8 @@ def recolour_in(styles, probability, seed, start_index=0, keep=None):
     """The style stream with each element, with `probability`, recoloured: its hue
     turned by up to half a turn and its saturation scaled by 0.5-1.5, with
     style_id -1. A real painting's strokes and colour layout in colours it never
-    had: a style of its own, painted from the encoder's code, so the encoder learns
-    to read colour combinations beyond the run's paintings. Seeded and resumable as
+    had: a style of its own, painted from the encoder's code, so the encoder is
+    shown colour combinations beyond the run's paintings. Seeded and resumable as
     mix_in."""
 
     def recoloured(element, element_seed):

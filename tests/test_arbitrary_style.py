@@ -358,8 +358,8 @@ def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
 @pytest.mark.slow
 def test_a_run_trains_with_every_source_and_evaluates_unseen_styles(tmp_path):
     """3 steps of the quickstart :test run with the end-to-end objective, procedural
-    and recoloured styles, photos as styles and zoomed crops; then evaluate.py's encoder methods on
-    loose style images that no bank names."""
+    and recoloured styles, photos as styles and zoomed crops; then evaluate.py's
+    encoder methods on loose style images that no bank names."""
     from evaluation import evaluator
     from training import loop, summaries
     config = arbitrary_config(photo_style_prob=0.5, identity_prob=0.25)

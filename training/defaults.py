@@ -91,7 +91,7 @@ def _model():
     model.encoder_covariance_rank = 0
     # "layer" standardises each image's statistics vector; "layer_and_moments" also
     # gives the encoder the vector's mean and std that standardising removes
-    # (models/style.py StandardiseKeepingMoments).
+    # (models/style.py StandardiseKeepingMoments); "none" gives it the raw vector.
     model.encoder_normalisation = "layer"
     # The code's last coordinate is a keep flag: 0 for every style code (bank and
     # encoder), KEEP_FLAG_ON (4) for the content's own code, so the keep gate
