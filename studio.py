@@ -25,6 +25,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import environment  # noqa: E402,F401  (first: TensorFlow's logging set-up)
 
 import dataclasses  # noqa: E402
+import itertools  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -116,6 +117,10 @@ class Studio:
         self.painter, self.model_path = painter, model_path
         self.has_encoder = painter.source.encoder is not None
         self.photos, self.style_previews = run_files(model_path, painter.names)
+        # Gradio serves a copy of each render from its own cache; this folder holds
+        # the originals and goes when the studio does (close(), or at exit).
+        self._renders = tempfile.TemporaryDirectory(prefix="studio_renders_")
+        self._render_numbers = itertools.count(1)
         self.calibration_problem = None
         try:
             painter.calibration()  # measured now (or read), not at the first preview
@@ -155,12 +160,22 @@ class Studio:
                                      preserve_color=settings.preserve_color)
         return atomic.to_pixels(painted), time.perf_counter() - started
 
-    def render(self, photo, settings, folder, progress=None):
-        """Paints the photo at full size into a PNG in `folder`; returns its path."""
+    @property
+    def render_folder(self):
+        return self._renders.name
+
+    def close(self):
+        """Removes the renders' folder."""
+        self._renders.cleanup()
+
+    def render(self, photo, settings, progress=None):
+        """Paints the photo at full size into a new PNG in render_folder; returns its
+        path."""
         painted = self.painter.paint(photo, self.plan(settings),
                                      preserve_color=settings.preserve_color,
                                      progress=progress)
-        path = os.path.join(folder, "studio_painting.png")
+        path = os.path.join(self.render_folder,
+                            f"studio_painting_{next(self._render_numbers):04d}.png")
         painting.write_image(path, painted)
         return path
 
@@ -272,7 +287,9 @@ def _style_slot(studio, slot):
 
 def build_page(studio):
     """The gr.Blocks page of a Studio (not launched)."""
-    with gr.Blocks(title="StyleFusion studio") as page:
+    # Gradio's copies of the renders (full-size PNGs) are deleted after a day, and
+    # all of them when the studio stops.
+    with gr.Blocks(title="StyleFusion studio", delete_cache=(3600, 86400)) as page:
         photo = gr.State(None)
         gr.Markdown("# StyleFusion studio\nModel: `" + studio.model_path + "`")
         with gr.Row():
@@ -358,10 +375,9 @@ def _wire(studio, photo, upload, pick, editor, inputs, outputs):
     def render(image, *values, progress=gr.Progress()):
         if image is None:
             return None, "Upload or pick a photo first."
-        folder = tempfile.mkdtemp(prefix="studio_render_")
         started = time.perf_counter()
         path, message = _guarded(lambda: studio.render(
-            image, settings_of(values), folder,
+            image, settings_of(values),
             lambda done, total: progress(done / total, desc="Painting tiles")))
         return path, message or (f"Rendered {image.shape[1]}x{image.shape[0]} in "
                                  f"{time.perf_counter() - started:.1f} s.")

@@ -5,6 +5,7 @@ The logical devices must exist before TensorFlow runs its first op, so this is d
 here, once, before any test imports a model. Tests that need N replicas build a
 MirroredStrategy over the first N of them; everything else runs on /cpu:0 as usual.
 """
+import atexit
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests of the probe unset it. The user cache is a fresh folder of this session.
 os.environ["STYLEFUSION_PRECISION"] = "float32"
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="stylefusion_test_cache_")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 import ml_collections  # noqa: E402
 import pytest  # noqa: E402

@@ -201,10 +201,10 @@ def test_bad_uploads_are_messages(studio_model, tmp_path):
         assert result is None and phrase in message, message
 
 
-def test_render_and_strip(studio_model, tmp_path):
+def test_render_and_strip(studio_model):
     photo = _photo(height=36, width=52)
     ticks = []
-    path = studio_model.render(photo, _settings(studio_model), str(tmp_path),
+    path = studio_model.render(photo, _settings(studio_model),
                                progress=lambda done, total: ticks.append(done))
     written = cv2.imread(path)
     assert written.shape == (36, 52, 3)
@@ -213,6 +213,21 @@ def test_render_and_strip(studio_model, tmp_path):
     # The strip's ends are the two styles alone.
     first = studio_model.preview(photo, _settings(studio_model, weights=[100, 0, 0, 0]))[0]
     np.testing.assert_array_equal(strip[:, :52], first)
+
+
+def test_renders_are_kept_apart_in_one_folder_that_closing_removes(studio_model):
+    own = studio.Studio(studio_model.painter, studio_model.model_path)
+    photo = _photo(height=20, width=24)
+    paths = [own.render(photo, _settings(own, weights=[w, 100 - w, 0, 0]))
+             for w in (0, 100)]
+    assert paths[0] != paths[1]
+    assert {os.path.dirname(path) for path in paths} == {own.render_folder}
+    assert sorted(os.listdir(own.render_folder)) == sorted(map(os.path.basename, paths))
+    # The first render is not overwritten by the second.
+    assert not np.array_equal(cv2.imread(paths[0]), cv2.imread(paths[1]))
+    own.close()
+    assert not os.path.exists(own.render_folder)
+    assert os.path.isdir(studio_model.render_folder)
 
 
 # --------------------------------------------------------------------------- browser
