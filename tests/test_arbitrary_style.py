@@ -341,6 +341,16 @@ def test_arbitrary_decay_is_arbitrary_with_collections_only_zoom_and_a_decay():
         config_check.validate(shorter)
 
 
+def test_arbitrary_raw_is_arbitrary_decay_without_the_encoders_normalisation():
+    raw, decay = (paintings.get_config(variant).to_dict()
+                  for variant in ("arbitrary_raw", "arbitrary_decay"))
+    assert raw["model"].pop("encoder_normalisation") == "none"
+    assert decay["model"].pop("encoder_normalisation") == "layer"
+    assert raw == decay
+    if os.path.isdir("../shared/data"):
+        config_check.validate(paintings.get_config("arbitrary_raw"))
+
+
 def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
     medium, arbitrary = (paintings.get_config(variant).to_dict()
                          for variant in ("arbitrary_medium", "arbitrary"))
