@@ -351,6 +351,16 @@ def test_arbitrary_raw_is_arbitrary_decay_without_the_encoders_normalisation():
         config_check.validate(paintings.get_config("arbitrary_raw"))
 
 
+def test_arbitrary_raw_bank_is_arbitrary_raw_with_fewer_encoder_codes_and_twice_the_gan():
+    bank, raw = (paintings.get_config(variant).to_dict()
+                 for variant in ("arbitrary_raw_bank", "arbitrary_raw"))
+    assert (bank["loss"].pop("encoder_prob"), raw["loss"].pop("encoder_prob")) == (0.25, 0.5)
+    assert (bank["loss"].pop("adv_weight"), raw["loss"].pop("adv_weight")) == (2.0, 1.0)
+    assert bank == raw
+    if os.path.isdir("../shared/data"):
+        config_check.validate(paintings.get_config("arbitrary_raw_bank"))
+
+
 def test_arbitrary_medium_is_arbitrary_with_the_medium_generator_and_ema():
     medium, arbitrary = (paintings.get_config(variant).to_dict()
                          for variant in ("arbitrary_medium", "arbitrary"))
